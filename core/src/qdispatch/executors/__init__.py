@@ -1,0 +1,1 @@
+"""Executors built into the core distribution (registered through its entry points)."""

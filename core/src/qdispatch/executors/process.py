@@ -1,0 +1,263 @@
+"""The ``process`` executor: tasks run in worker processes, one task per worker at a time.
+
+Unlike ``concurrent.futures.ProcessPoolExecutor``, whose every pending future
+breaks when one worker dies, each worker here is watched by its own thread.
+A worker that dies fails only the task it was running (with
+:class:`~qdispatch.errors.WorkerDiedError`) and is replaced; a running task can
+be cancelled by ending its worker.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pickle
+import queue
+import subprocess
+import sys
+import threading
+import traceback
+import weakref
+from concurrent.futures import Future
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING, Any
+
+from qdispatch.errors import ExecutorError, InvalidInputError, TaskCancelledError, WorkerDiedError
+from qdispatch.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from qiskit.result import Result
+
+    from qdispatch.plugins import Register
+    from qdispatch.task import Task
+
+_STOP = None
+WORKER_COMMAND = "from qdispatch.executors.process import _worker_main; _worker_main()"
+
+
+def _worker_main() -> None:
+    """Run tasks received on stdin until told to stop; send results or errors on the real stdout.
+
+    The protocol channel is moved off file descriptor 1 first, so whatever a
+    task prints goes to stderr instead of corrupting the channel.
+    """
+    channel_out = os.dup(1)
+    os.dup2(2, 1)
+    inbox = Connection(0, writable=False)
+    outbox = Connection(channel_out, readable=False)
+    while True:
+        try:
+            payload = inbox.recv_bytes()
+        except (EOFError, OSError):
+            return
+        task = pickle.loads(payload)
+        if task is _STOP:
+            return
+        try:
+            reply: tuple[str, Any] = ("ok", task.run())
+        except BaseException as exc:
+            reply = ("error", exc)
+        try:
+            data = pickle.dumps(reply)
+        except Exception:  # the exception itself may not pickle
+            text = "".join(traceback.format_exception(reply[1])) if reply[0] == "error" else ""
+            data = pickle.dumps(("error", ExecutorError(f"task failed: {text.strip()}")))
+        outbox.send_bytes(data)
+
+
+class _Slot:
+    """One worker process and the thread that feeds and watches it."""
+
+    def __init__(self, executor: ProcessExecutor, number: int) -> None:
+        self.executor = executor
+        self.number = number
+        self.process: subprocess.Popen[bytes] | None = None
+        self.to_worker: Connection | None = None
+        self.from_worker: Connection | None = None
+        self.future: Future[Result] | None = None
+        self.cancel_requested = False
+        self.thread = threading.Thread(target=self.loop, name=f"qdispatch-process-{number}", daemon=True)
+
+    def ensure_process(self) -> tuple[subprocess.Popen[bytes], Connection, Connection]:
+        if self.process is None or self.process.poll() is not None:
+            self.close_channels()
+            process = subprocess.Popen(
+                [sys.executable, "-c", WORKER_COMMAND],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                close_fds=True,
+            )
+            assert process.stdin is not None and process.stdout is not None
+            self.to_worker = Connection(os.dup(process.stdin.fileno()), readable=False)
+            self.from_worker = Connection(os.dup(process.stdout.fileno()), writable=False)
+            process.stdin.close()
+            process.stdout.close()
+            self.process = process
+        assert self.to_worker is not None and self.from_worker is not None
+        return self.process, self.to_worker, self.from_worker
+
+    def close_channels(self) -> None:
+        for channel in (self.to_worker, self.from_worker):
+            if channel is not None:
+                channel.close()
+        self.to_worker = self.from_worker = None
+
+    def loop(self) -> None:
+        while True:
+            item = self.executor.queue.get()
+            if item is _STOP:
+                self.stop_process()
+                return
+            task, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                self.run_one(task, future)
+            except Exception as exc:  # never let the feeder thread die silently
+                if not future.done():
+                    future.set_exception(ExecutorError(f"process executor failed: {exc}"))
+
+    def run_one(self, task: Task, future: Future[Result]) -> None:
+        process, to_worker, from_worker = self.ensure_process()
+        with self.executor.lock:
+            self.future, self.cancel_requested = future, False
+        try:
+            try:
+                to_worker.send_bytes(pickle.dumps(task))
+                task.report_started()
+                status, value = pickle.loads(from_worker.recv_bytes())
+            except (EOFError, OSError):
+                status, value = "died", None
+        finally:
+            with self.executor.lock:
+                self.future = None
+        if status == "ok":
+            future.set_result(value)
+        elif status == "error":
+            future.set_exception(value)
+        else:
+            try:
+                code: int | None = process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                code = process.wait()
+            self.process = None
+            self.close_channels()
+            if self.cancel_requested:
+                future.set_exception(TaskCancelledError(f"task {task.index} of job {task.job_id} was cancelled while running"))
+            else:
+                future.set_exception(
+                    WorkerDiedError(
+                        f"the worker process (pid {process.pid}) running task {task.index} of job "
+                        f"{task.job_id} died with exit code {code}; the executor started a new worker"
+                    )
+                )
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+
+    def stop_process(self) -> None:
+        process, to_worker = self.process, self.to_worker
+        if process is None:
+            return
+        try:
+            if to_worker is not None:
+                to_worker.send_bytes(pickle.dumps(_STOP))
+        except OSError:
+            pass
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        self.close_channels()
+        self.process = None
+
+
+_live: weakref.WeakSet[ProcessExecutor] = weakref.WeakSet()
+
+
+@atexit.register
+def _shutdown_all() -> None:
+    for executor in list(_live):
+        executor.shutdown(wait=False)
+
+
+class ProcessExecutor:
+    """Runs tasks in a pool of worker processes.
+
+    :param max_workers: the number of worker processes (default: the number of CPUs).
+
+    Workers are fresh Python interpreters (``python -c ...``) talking over
+    pipes, so they work the same from a script, ``python -`` or a notebook.
+    """
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        if max_workers is not None and (isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1):
+            raise InvalidInputError(f"max_workers must be a positive integer, not {max_workers!r}")
+        self.max_workers = max_workers or os.cpu_count() or 1
+        self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self._slots: list[_Slot] = []
+        self._closed = False
+        _live.add(self)
+
+    def submit(self, task: Task) -> Future[Result]:
+        """Queue ``task`` for the next free worker; return its future."""
+        future: Future[Result] = Future()
+        with self.lock:
+            if self._closed:
+                raise ExecutorError("the process executor was shut down; create a new Provider")
+            if not self._slots:
+                self._slots = [_Slot(self, n) for n in range(self.max_workers)]
+                for slot in self._slots:
+                    slot.thread.start()
+        self.queue.put((task, future))
+        return future
+
+    def cancel(self, future: Future[Result]) -> bool:
+        """Stop the task of ``future`` even if it is running, by ending its worker."""
+        if future.cancel():
+            return True
+        with self.lock:
+            for slot in self._slots:
+                if slot.future is future:
+                    slot.cancel_requested = True
+                    slot.kill()
+                    return True
+        return False
+
+    def worker_pids(self) -> list[int]:
+        """Return the process ids of the live workers."""
+        return [s.process.pid for s in self._slots if s.process is not None and s.process.poll() is None]
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop the workers; with ``wait``, let queued tasks finish first."""
+        with self.lock:
+            if self._closed:
+                return
+            self._closed = True
+            slots = list(self._slots)
+        if not wait:
+            while True:
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not _STOP:
+                    item[1].cancel()
+            for slot in slots:
+                slot.kill()
+        for _ in slots:
+            self.queue.put(_STOP)
+        if wait:
+            for slot in slots:
+                slot.thread.join()
+        _live.discard(self)
+
+
+@hookimpl
+def register_executors(register: Register) -> None:
+    """Register the ``process`` executor."""
+    register("process", ProcessExecutor)

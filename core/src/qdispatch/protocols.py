@@ -1,0 +1,112 @@
+"""The objects plugins provide: devices (backends), executors and stores.
+
+These are structural protocols: a plugin's classes need not inherit from them,
+they only need the methods. Optional methods are listed in the docstrings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+    from qiskit.providers import JobStatus
+    from qiskit.result import Result
+    from qiskit.transpiler import Target
+
+    from qdispatch.records import JobRecord, JobSummary
+    from qdispatch.task import Task
+
+
+@runtime_checkable
+class Device(Protocol):
+    """What a backend plugin's factory returns: a target and a way to run circuits.
+
+    Attributes:
+        name: the backend name it was registered under.
+        target: the ``qiskit.transpiler.Target`` circuits must fit.
+        max_shots: the largest shot count accepted.
+        max_circuits: the most circuits one task may carry (``None``: no limit).
+        executor: the executor this device must run on (``None``: the provider's).
+        secret_options: names of options never written to a record (tokens).
+
+    ``run_circuits`` executes in the current process; it is called by
+    :meth:`qdispatch.Task.run`, in whatever process the executor chose.
+    """
+
+    name: str
+    target: Target
+    max_shots: int
+    max_circuits: int | None
+    executor: str | None
+    secret_options: frozenset[str]
+
+    def run_circuits(
+        self, circuits: Sequence[QuantumCircuit], shots: int, run_options: Mapping[str, Any]
+    ) -> Result:
+        """Run ``circuits`` here and now; return their ``Result``."""
+        ...
+
+    def provenance(self) -> dict[str, Any]:
+        """Return ``simulator``, ``simulator_version``, ``seed`` and ``noise_fingerprint``."""
+        ...
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Runs tasks and hands back futures.
+
+    Optional methods:
+
+    * ``cancel(future) -> bool``: stop a task that is already running
+      (the future must then end with :class:`qdispatch.errors.TaskCancelledError`).
+    * ``resume(task, state) -> Future``: pick up a task that a previous process
+      submitted to a remote service, from the ``state`` it reported.
+    """
+
+    def submit(self, task: Task) -> Future[Result]:
+        """Start ``task`` (now or when a worker is free); return its future."""
+        ...
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop accepting tasks; with ``wait``, return once running tasks ended."""
+        ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Keeps job records.
+
+    ``save`` returns a location string naming where the record went. Every
+    method validates job ids and raises :class:`qdispatch.JobNotFoundError`
+    for a missing one.
+    """
+
+    def save(self, record: JobRecord) -> str:
+        """Write ``record`` durably (replacing one with the same id); return its location."""
+        ...
+
+    def load(self, job_id: str) -> JobRecord:
+        """Read the record of ``job_id``."""
+        ...
+
+    def delete(self, job_id: str) -> None:
+        """Remove the record of ``job_id``."""
+        ...
+
+    def list(
+        self,
+        *,
+        status: JobStatus | None = None,
+        backend: str | None = None,
+        tag: str | None = None,
+        limit: int | None = None,
+    ) -> list[JobSummary]:
+        """Return summaries of stored jobs, newest first, filtered as asked."""
+        ...
+
+    def close(self) -> None:
+        """Release files and connections."""
+        ...

@@ -1,0 +1,161 @@
+"""Records to and from JSON with one cattrs converter; circuits as QPY.
+
+Loading a record never executes code from it: the JSON is parsed, checked
+against the record classes (unknown keys are refused) and circuits are decoded
+by QPY. Older record formats are upgraded here before structuring.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import cattrs
+import numpy as np
+from cattrs.preconf.json import JsonConverter
+from cattrs.preconf.json import make_converter as _make_json_converter
+from qiskit.providers import JobStatus
+from qiskit.result import Result
+
+from qdispatch.circuits import CircuitBatch
+from qdispatch.errors import JobCorruptError, JobIncompatibleError
+from qdispatch.records import FORMAT_VERSION, JobRecord, JobSummary
+
+RECORD_KIND = "qdispatch.job"
+"""The ``kind`` every record file carries, to tell a qdispatch record from foreign JSON."""
+
+Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
+UPGRADES: dict[int, Upgrade] = {}
+"""Functions that turn a record of format ``n`` into format ``n + 1``."""
+
+
+def jsonable(value: Any) -> Any:
+    """Return ``value`` with NumPy scalars, arrays and complex numbers made JSON-safe."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return jsonable(value.item())
+    if isinstance(value, complex):
+        return [value.real, value.imag]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def result_to_data(result: Result) -> dict[str, Any]:
+    """Turn a Qiskit ``Result`` into JSON-safe data."""
+    data: dict[str, Any] = jsonable(result.to_dict())
+    return data
+
+
+def result_from_data(data: dict[str, Any]) -> Result:
+    """Rebuild a Qiskit ``Result`` from :func:`result_to_data` output."""
+    return Result.from_dict(data)
+
+
+def make_converter() -> JsonConverter:
+    """Return the converter for every qdispatch record, with QPY circuits."""
+    conv = _make_json_converter(forbid_extra_keys=True)
+    conv.register_unstructure_hook(JobStatus, lambda status: status.name)
+    conv.register_structure_hook(JobStatus, lambda name, _: JobStatus[name])
+    conv.register_unstructure_hook(
+        CircuitBatch, lambda batch: base64.b64encode(batch.qpy()).decode("ascii")
+    )
+    conv.register_structure_hook(
+        CircuitBatch, lambda text, _: CircuitBatch.from_qpy(base64.b64decode(text, validate=True))
+    )
+    conv.register_unstructure_hook(Result, result_to_data)
+    conv.register_structure_hook(Result, lambda data, _: result_from_data(data))
+    conv.register_unstructure_hook(dict, jsonable)
+    return conv
+
+
+CONVERTER = make_converter()
+"""The converter qdispatch uses; stores call :func:`encode_record` and :func:`decode_record`."""
+
+
+def record_to_data(record: JobRecord) -> dict[str, Any]:
+    """Return the JSON-safe data of ``record``, with its ``kind`` marker."""
+    data: dict[str, Any] = CONVERTER.unstructure(record)
+    data["kind"] = RECORD_KIND
+    return data
+
+
+def encode_record(record: JobRecord) -> str:
+    """Encode ``record`` as a JSON document."""
+    return json.dumps(record_to_data(record), separators=(",", ":"), allow_nan=False)
+
+
+def upgrade(data: dict[str, Any], job_id: str) -> dict[str, Any]:
+    """Bring record data of an older format up to :data:`FORMAT_VERSION`."""
+    version = data.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise JobCorruptError(job_id, f"job {job_id!r}: record has no valid format_version")
+    if version > FORMAT_VERSION:
+        raise JobIncompatibleError(
+            job_id,
+            f"job {job_id!r} was stored in record format {version}, newer than this "
+            f"qdispatch understands ({FORMAT_VERSION}); upgrade qdispatch to read it",
+        )
+    while version < FORMAT_VERSION:
+        data = UPGRADES[version](data)
+        version += 1
+        data["format_version"] = version
+    return data
+
+
+def data_to_record(data: Any, job_id: str) -> JobRecord:
+    """Check, upgrade and structure record data, raising typed errors for bad data."""
+    if not isinstance(data, dict) or data.get("kind") != RECORD_KIND:
+        raise JobCorruptError(job_id, f"job {job_id!r}: stored data is not a qdispatch job record")
+    data = upgrade(dict(data), job_id)
+    data.pop("kind")
+    try:
+        record = CONVERTER.structure(data, JobRecord)
+    except Exception as exc:  # cattrs groups, QPY errors, base64 errors
+        detail = "; ".join(cattrs.transform_error(exc)) if isinstance(exc, cattrs.BaseValidationError) else str(exc)
+        raise JobCorruptError(job_id, f"job {job_id!r}: record is damaged: {detail}") from exc
+    if record.job_id != job_id:
+        raise JobCorruptError(
+            job_id, f"job {job_id!r}: record belongs to another job ({record.job_id!r})"
+        )
+    return record
+
+
+def decode_record(text: str | bytes, job_id: str) -> JobRecord:
+    """Decode a JSON document written by :func:`encode_record`."""
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise JobCorruptError(job_id, f"job {job_id!r}: record is not valid JSON ({exc})") from exc
+    return data_to_record(data, job_id)
+
+
+def summary_from_data(data: Any, job_id: str) -> JobSummary:
+    """Read the summary fields of record data without decoding circuits or result."""
+    if not isinstance(data, dict) or data.get("kind") != RECORD_KIND:
+        raise JobCorruptError(job_id, f"job {job_id!r}: stored data is not a qdispatch job record")
+    data = upgrade(dict(data), job_id)
+    try:
+        return CONVERTER.structure(
+            {
+                "job_id": data["job_id"],
+                "status": data["status"],
+                "backend": data["backend"],
+                "executor": data["executor"],
+                "created_at": data["created_at"],
+                "num_circuits": max((c["stop"] for c in data["chunks"]), default=0),
+                "shots": data["shots"],
+                "tags": data.get("tags", []),
+            },
+            JobSummary,
+        )
+    except Exception as exc:
+        raise JobCorruptError(job_id, f"job {job_id!r}: record is damaged: {exc!r}") from exc

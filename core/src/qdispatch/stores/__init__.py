@@ -1,0 +1,1 @@
+"""Stores built into the core distribution (registered through its entry points)."""

@@ -1,0 +1,208 @@
+"""The ``sqlite`` store (the default): one SQLite database in WAL mode.
+
+Listing reads indexed columns only, so filtering thousands of jobs by status
+or backend never decodes a record. Every statement is parameterised. A busy
+database is retried for up to ``timeout`` seconds before a clear
+:class:`~qdispatch.errors.StoreError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from qiskit.providers import JobStatus
+
+from qdispatch.config import default_data_dir
+from qdispatch.errors import JobNotFoundError, StoreError
+from qdispatch.hookspecs import hookimpl
+from qdispatch.jobids import validate_job_id
+from qdispatch.records import JobSummary
+from qdispatch.serialization import decode_record, encode_record
+
+if TYPE_CHECKING:
+    from qdispatch.plugins import Register
+    from qdispatch.records import JobRecord
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    executor TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    num_circuits INTEGER NOT NULL,
+    shots INTEGER NOT NULL,
+    tags TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
+CREATE INDEX IF NOT EXISTS jobs_backend ON jobs (backend, created_at);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
+"""
+
+
+class SqliteStore:
+    """Keeps jobs in one SQLite file (mode 0600, in a 0700 directory).
+
+    :param path: the database file (default: ``jobs.sqlite`` in the user data directory).
+    :param timeout: seconds to keep retrying while another writer holds the database.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, timeout: float = 30.0) -> None:
+        from qdispatch.stores.paths import private_directory, private_file
+
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise StoreError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        self.path = Path(path) if path is not None else default_data_dir() / "jobs.sqlite"
+        self.timeout = float(timeout)
+        private_directory(self.path.parent)
+        private_file(self.path)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._retry(lambda db: db.executescript(SCHEMA))
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            try:
+                db = sqlite3.connect(self.path, timeout=min(self.timeout, 5.0), isolation_level=None, check_same_thread=False)
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"cannot open the sqlite store {self.path}: {exc}") from exc
+            for suffix in ("-wal", "-shm"):
+                side = Path(f"{self.path}{suffix}")
+                if side.exists():
+                    os.chmod(side, 0o600)
+            self._local.db = db
+            with self._lock:
+                self._connections.append(db)
+        return db
+
+    def _retry(self, action: Callable[[sqlite3.Connection], T]) -> T:
+        deadline = time.monotonic() + self.timeout
+        delay = 0.005
+        while True:
+            try:
+                return action(self._db())
+            except sqlite3.OperationalError as exc:
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if not busy:
+                    raise StoreError(f"sqlite store {self.path}: {exc}") from exc
+                if time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"sqlite store {self.path} stayed locked by another writer for "
+                        f"{self.timeout:g} s; try again, or raise the store's timeout option"
+                    ) from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 0.2)
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"sqlite store {self.path} is damaged or not a database: {exc}") from exc
+
+    def save(self, record: JobRecord) -> str:
+        """Insert or replace ``record``; return ``<path>#<job id>``."""
+        row = (
+            validate_job_id(record.job_id),
+            record.status.name,
+            record.backend,
+            record.executor,
+            record.created_at.isoformat(),
+            len(record.circuits),
+            record.shots,
+            json.dumps(list(record.tags)),
+            encode_record(record),
+        )
+
+        def write(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT OR REPLACE INTO jobs (job_id, status, backend, executor, created_at, "
+                "num_circuits, shots, tags, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+
+        self._retry(write)
+        return f"{self.path}#{record.job_id}"
+
+    def load(self, job_id: str) -> JobRecord:
+        """Read the record of ``job_id``."""
+        validate_job_id(job_id)
+        row = self._retry(
+            lambda db: db.execute("SELECT record FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        )
+        if row is None:
+            raise JobNotFoundError(job_id, f"the sqlite store {self.path}")
+        return decode_record(row[0], job_id)
+
+    def delete(self, job_id: str) -> None:
+        """Remove the record of ``job_id``."""
+        validate_job_id(job_id)
+        count = self._retry(lambda db: db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,)).rowcount)
+        if count == 0:
+            raise JobNotFoundError(job_id, f"the sqlite store {self.path}")
+
+    def list(
+        self,
+        *,
+        status: JobStatus | None = None,
+        backend: str | None = None,
+        tag: str | None = None,
+        limit: int | None = None,
+    ) -> list[JobSummary]:
+        """Return summaries of stored jobs, newest first, from indexed columns only."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status.name)
+        if backend is not None:
+            clauses.append("backend = ?")
+            params.append(backend)
+        if tag is not None:
+            clauses.append("EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE json_each.value = ?)")
+            params.append(tag)
+        sql = "SELECT job_id, status, backend, executor, created_at, num_circuits, shots, tags FROM jobs"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY created_at DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = self._retry(lambda db: db.execute(sql, params).fetchall())
+        return [
+            JobSummary(
+                job_id=row[0],
+                status=JobStatus[row[1]],
+                backend=row[2],
+                executor=row[3],
+                created_at=datetime.fromisoformat(row[4]),
+                num_circuits=row[5],
+                shots=row[6],
+                tags=tuple(json.loads(row[7])),
+            )
+            for row in rows
+        ]
+
+    def close(self) -> None:
+        """Close every connection this store opened."""
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for db in connections:
+            db.close()
+        self._local = threading.local()
+
+
+@hookimpl
+def register_stores(register: Register) -> None:
+    """Register the ``sqlite`` store."""
+    register("sqlite", SqliteStore)

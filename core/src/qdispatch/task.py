@@ -1,0 +1,97 @@
+"""The unit of work an executor runs: some circuits of one job on one backend."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from qdispatch.circuits import CircuitBatch
+
+if TYPE_CHECKING:
+    from qiskit.result import Result
+
+    from qdispatch.protocols import Device
+
+TaskListener = Callable[[str, Any], None]
+"""Receives ``("started", None)``, ``("progress", finished_count)`` or ``("state", dict)``."""
+
+
+@attrs.define(eq=False)
+class Task:
+    """Circuits of one job to run on one backend, picklable for other processes.
+
+    ``run()`` executes in the current process: it builds the backend's device
+    from its registered name and options (once per process) and returns a
+    ``qiskit.result.Result``. Circuits travel as QPY when the task is pickled.
+
+    Executors that run tasks in this process, or that watch them from here,
+    call :meth:`report_started`, :meth:`report_progress` and
+    :meth:`report_state`; the job handle hears of it. The listener is not
+    pickled, so a task run elsewhere reports nothing by itself; nor is the
+    ``device`` an in-process executor may reuse: another process builds its own.
+    """
+
+    job_id: str
+    index: int
+    circuits: CircuitBatch
+    backend: str
+    backend_options: dict[str, Any]
+    shots: int
+    run_options: dict[str, Any]
+    start: int = 0
+    listener: TaskListener | None = attrs.field(default=None, repr=False)
+    device: Device | None = attrs.field(default=None, repr=False)
+
+    def run(self) -> Result:
+        """Run the circuits on the backend in this process and return the result."""
+        self.report_started()
+        device = self.device or device_for(self.backend, self.backend_options)
+        return device.run_circuits(list(self.circuits), self.shots, self.run_options)
+
+    def report_started(self) -> None:
+        """Tell the job that this task began running."""
+        if self.listener is not None:
+            self.listener("started", self.index)
+
+    def report_progress(self, finished_count: int) -> None:
+        """Tell the job how many circuits of this task have finished."""
+        if self.listener is not None:
+            self.listener("progress", (self.index, finished_count))
+
+    def report_state(self, state: Mapping[str, Any]) -> None:
+        """Record executor state (a remote job id) so the task can be resumed later."""
+        if self.listener is not None:
+            self.listener("state", (self.index, dict(state)))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            field.name: getattr(self, field.name)
+            for field in attrs.fields(Task)
+            if field.name not in ("listener", "device")
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        self.listener = None
+        self.device = None
+
+
+_devices: dict[tuple[str, str], Device] = {}
+_devices_lock = threading.Lock()
+
+
+def device_for(backend: str, options: Mapping[str, Any]) -> Device:
+    """Return this process's device for ``backend`` with ``options``, built once."""
+    key = (backend, repr(sorted(options.items())))
+    with _devices_lock:
+        device = _devices.get(key)
+        if device is None:
+            from qdispatch.plugins import get_plugin_manager
+
+            device = get_plugin_manager().create("backend", backend, options)
+            _devices[key] = device
+        return device

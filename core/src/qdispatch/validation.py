@@ -1,0 +1,83 @@
+"""Checks on what a user hands to ``backend.run``, before anything is submitted."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from qiskit import QuantumCircuit
+from qiskit.transpiler import Target
+
+from qdispatch.errors import InvalidInputError
+
+ALWAYS_SUPPORTED = frozenset({"barrier", "measure"})
+"""Instructions every backend accepts whether or not its target lists them."""
+
+
+def validate_circuits(run_input: Any, target: Target, backend_name: str) -> list[QuantumCircuit]:
+    """Return ``run_input`` as a non-empty list of circuits that fit ``target``.
+
+    :raises InvalidInputError: for anything else, saying which circuit is wrong and why.
+    """
+    if isinstance(run_input, QuantumCircuit):
+        circuits = [run_input]
+    elif isinstance(run_input, Sequence) and not isinstance(run_input, str | bytes):
+        circuits = list(run_input)
+    else:
+        raise InvalidInputError(
+            f"backend {backend_name!r} runs a QuantumCircuit or a list of them, "
+            f"not {type(run_input).__name__}"
+        )
+    if not circuits:
+        raise InvalidInputError(f"no circuits given to backend {backend_name!r}")
+    supported = set(target.operation_names) | ALWAYS_SUPPORTED
+    for index, circuit in enumerate(circuits):
+        if not isinstance(circuit, QuantumCircuit):
+            raise InvalidInputError(
+                f"item {index} given to backend {backend_name!r} is a "
+                f"{type(circuit).__name__}, not a QuantumCircuit"
+            )
+        label = f"circuit {index} ({circuit.name!r})"
+        if target.num_qubits is not None and circuit.num_qubits > target.num_qubits:
+            raise InvalidInputError(
+                f"{label} has {circuit.num_qubits} qubits; backend {backend_name!r} "
+                f"has {target.num_qubits}"
+            )
+        if circuit.parameters:
+            names = ", ".join(sorted(p.name for p in circuit.parameters))
+            raise InvalidInputError(
+                f"{label} has unbound parameters ({names}); bind them with "
+                "circuit.assign_parameters(...) first"
+            )
+        unsupported = sorted({inst.operation.name for inst in circuit.data} - supported)
+        if unsupported:
+            raise InvalidInputError(
+                f"{label} uses {', '.join(unsupported)}, not supported by backend "
+                f"{backend_name!r}; run transpile(circuits, backend) first"
+            )
+    return circuits
+
+
+def validate_shots(shots: Any, max_shots: int, backend_name: str) -> int:
+    """Return ``shots`` if it is an integer from 1 to ``max_shots``, else raise."""
+    if isinstance(shots, bool) or not isinstance(shots, int):
+        raise InvalidInputError(f"shots must be a whole number, not {shots!r}")
+    if shots < 1:
+        raise InvalidInputError(f"shots must be at least 1, not {shots}")
+    if shots > max_shots:
+        raise InvalidInputError(
+            f"shots={shots} is above the maximum of backend {backend_name!r} ({max_shots})"
+        )
+    return shots
+
+
+def validate_tags(tags: Any) -> tuple[str, ...]:
+    """Return ``tags`` as a tuple of non-empty strings, else raise."""
+    if tags is None:
+        return ()
+    if isinstance(tags, str) or not isinstance(tags, Sequence):
+        raise InvalidInputError(f"tags must be a list of strings, not {tags!r}")
+    for tag in tags:
+        if not isinstance(tag, str) or not tag or len(tag) > 200:
+            raise InvalidInputError(f"each tag must be a string of 1 to 200 characters, not {tag!r}")
+    return tuple(tags)

@@ -1,0 +1,3 @@
+"""qdispatch plugin: the qiskit-aer simulators (``aer`` and ``aer_noisy``)."""
+
+__all__: list[str] = []
