@@ -8,6 +8,8 @@ Fixtures:
   store), closed after the test.
 * ``hook_recorder``: a :class:`HookRecorder` registered on the shared plugin
   manager for the test's duration.
+
+Circuits with known outcomes: :func:`seed_circuit`, :func:`bell`, :func:`x_circuit`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import attrs
 import pytest
+from qiskit import QuantumCircuit
 
 from qdispatch.hookspecs import hookimpl
 from qdispatch.plugins import PluginManager, get_plugin_manager, reset_plugin_manager
@@ -129,3 +132,30 @@ def hook_recorder(plugin_manager: PluginManager) -> Iterator[HookRecorder]:
         yield recorder
     finally:
         plugin_manager.unregister(name="hook-recorder")
+
+
+
+def seed_circuit() -> QuantumCircuit:
+    """The seed example: one qubit, rx(3.14), measure_all (gives '1' nearly always)."""
+    qc = QuantumCircuit(1)
+    qc.rx(3.14, 0)
+    qc.measure_all()
+    return qc
+
+
+def bell() -> QuantumCircuit:
+    """A Bell pair, measured."""
+    qc = QuantumCircuit(2)
+    qc.h(0)
+    qc.cx(0, 1)
+    qc.measure_all()
+    return qc
+
+
+def x_circuit(n: int, ones: int) -> QuantumCircuit:
+    """``n`` qubits, X on the first ``ones`` of them, measured: a known bitstring."""
+    qc = QuantumCircuit(n)
+    for q in range(ones):
+        qc.x(q)
+    qc.measure_all()
+    return qc
