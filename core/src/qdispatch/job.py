@@ -488,3 +488,9 @@ class Job(JobV1):
             f"executor={self._executor_name!r} status={self.status().name} "
             f"progress={progress.finished_count}/{progress.total_count}>"
         )
+
+    def _repr_html_(self) -> str:
+        """Show the job in Jupyter: status, progress, backend and executor."""
+        from qdispatch.display import job_html
+
+        return job_html(self)
