@@ -144,7 +144,18 @@ class Job(JobV1):
         finally:
             self._hold_events = False
         self._pm.notify("job_submitted", job=self)
+        self._announce_queued()
         self._refresh()
+
+    def _announce_queued(self) -> None:
+        """Report INITIALIZING -> QUEUED: every task is now in the executor's hands."""
+        with self._lock:
+            self._pending_events = []
+            if self._status is JobStatus.INITIALIZING:
+                self._set_status(JobStatus.QUEUED)
+            events, self._pending_events = self._pending_events, []
+        for hook_name, kwargs in events:
+            self._pm.notify(hook_name, job=self, **kwargs)
 
     def _start(self, tasks: list[Task], resume_states: list[dict[str, Any]] | None) -> None:
         resume = getattr(self._executor, "resume", None)
@@ -477,6 +488,7 @@ class Job(JobV1):
             self._start(tasks, resume_states=states if resumable else None)
         finally:
             self._hold_events = False
+        self._announce_queued()
         self._refresh()
 
     # -- display -------------------------------------------------------------------------

@@ -116,7 +116,7 @@ class PluginManager(pluggy.PluginManager):
         catalogue: dict[Kind, dict[str, Registration]] = {kind: {} for kind in KINDS}
         for kind in KINDS:
             hook = getattr(self.hook, f"register_{kind}s")
-            for impl in reversed(hook.get_hookimpls()):  # registration order
+            for impl in hook.get_hookimpls():  # registration order: the first name wins
                 plugin_name = impl.plugin_name
 
                 def register(name: str, factory: Factory, _p: str = plugin_name, _k: Kind = kind) -> None:
@@ -214,7 +214,7 @@ class PluginManager(pluggy.PluginManager):
         its plugin; the other implementations are still called.
         """
         hook = getattr(self.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):
+        for impl in hook.get_hookimpls():
             try:
                 impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
             except Exception as exc:

@@ -1,0 +1,1 @@
+"""A qdispatch plugin whose hooks module fails to import."""

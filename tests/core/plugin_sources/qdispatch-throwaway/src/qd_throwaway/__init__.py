@@ -1,0 +1,1 @@
+"""A throw-away third-party qdispatch plugin, built and pip-installed by the tests."""
