@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,10 @@ def load_noise_model(source: dict[str, Any] | str | Path) -> NoiseModel:
     if not isinstance(source, dict):
         raise ConfigurationError("noise_model must be a NoiseModel dictionary or the path of a JSON file")
     try:
-        return NoiseModel.from_dict(source)
+        with warnings.catch_warnings():
+            # Aer deprecated from_dict without a replacement that reads its own to_dict output.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return NoiseModel.from_dict(source)
     except Exception as exc:
         raise ConfigurationError(f"noise_model is not a valid NoiseModel dictionary: {exc}") from exc
 
