@@ -113,7 +113,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except OSError as exc:
-        raise ConfigurationError(f"cannot read configuration file {path}: {exc.strerror}") from exc
+        raise ConfigurationError(f"cannot read configuration file {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(f"configuration file {path} is not UTF-8 text: {exc}") from exc
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -59,16 +60,20 @@ def validate_circuits(run_input: Any, target: Target, backend_name: str) -> list
 
 
 def validate_shots(shots: Any, max_shots: int, backend_name: str) -> int:
-    """Return ``shots`` if it is an integer from 1 to ``max_shots``, else raise."""
-    if isinstance(shots, bool) or not isinstance(shots, int):
+    """Return ``shots`` as an ``int`` if it is an integer from 1 to ``max_shots``, else raise.
+
+    NumPy integers are accepted; booleans, floats and strings are not.
+    """
+    if isinstance(shots, bool) or not isinstance(shots, numbers.Integral):
         raise InvalidInputError(f"shots must be a whole number, not {shots!r}")
-    if shots < 1:
-        raise InvalidInputError(f"shots must be at least 1, not {shots}")
-    if shots > max_shots:
+    count = int(shots)
+    if count < 1:
+        raise InvalidInputError(f"shots must be at least 1, not {count}")
+    if count > max_shots:
         raise InvalidInputError(
-            f"shots={shots} is above the maximum of backend {backend_name!r} ({max_shots})"
+            f"shots={count} is above the maximum of backend {backend_name!r} ({max_shots})"
         )
-    return shots
+    return count
 
 
 def validate_tags(tags: Any) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ import atexit
 import os
 import pickle
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -131,27 +132,38 @@ class _Slot:
         finally:
             with self.executor.lock:
                 self.future = None
-        if status == "ok":
+                cancelled = self.cancel_requested
+        if cancelled:
+            # cancel() ended the worker and promised nothing more of this task would
+            # count, even if its reply won the race with the kill.
+            self.reap(process)
+            future.set_exception(
+                TaskCancelledError(f"task {task.index} of job {task.job_id} was cancelled while running")
+            )
+        elif status == "ok":
             future.set_result(value)
         elif status == "error":
             future.set_exception(value)
         else:
-            try:
-                code: int | None = process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                code = process.wait()
+            code = self.reap(process)
+            future.set_exception(
+                WorkerDiedError(
+                    f"the worker process (pid {process.pid}) running task {task.index} of job "
+                    f"{task.job_id} {describe_exit(code)}; the executor started a new worker"
+                )
+            )
+
+    def reap(self, process: subprocess.Popen[bytes]) -> int | None:
+        """Wait for an ended (or ending) worker, forget it, and return its exit code."""
+        try:
+            code: int | None = process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            code = process.wait()
+        if self.process is process:
             self.process = None
             self.close_channels()
-            if self.cancel_requested:
-                future.set_exception(TaskCancelledError(f"task {task.index} of job {task.job_id} was cancelled while running"))
-            else:
-                future.set_exception(
-                    WorkerDiedError(
-                        f"the worker process (pid {process.pid}) running task {task.index} of job "
-                        f"{task.job_id} died with exit code {code}; the executor started a new worker"
-                    )
-                )
+        return code
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -173,6 +185,17 @@ class _Slot:
             process.wait()
         self.close_channels()
         self.process = None
+
+
+def describe_exit(code: int | None) -> str:
+    """Say how a worker ended, from its exit code (negative: killed by that signal)."""
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"died with exit code {code} (killed by {name})"
+    return f"died with exit code {code}"
 
 
 _live: weakref.WeakSet[ProcessExecutor] = weakref.WeakSet()

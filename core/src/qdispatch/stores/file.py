@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qdispatch.config import default_data_dir
-from qdispatch.errors import JobError, JobNotFoundError, StoreError
+from qdispatch.errors import InvalidJobIdError, JobCorruptError, JobError, JobNotFoundError, StoreError
 from qdispatch.hookspecs import hookimpl
 from qdispatch.jobids import validate_job_id
 from qdispatch.serialization import decode_record, encode_record, summary_from_data
+from qdispatch.stores.paths import FILE_MODE, private_directory
 
 if TYPE_CHECKING:
     from qiskit.providers import JobStatus
@@ -22,6 +24,9 @@ if TYPE_CHECKING:
     from qdispatch.records import JobRecord, JobSummary
 
 SUFFIX = ".json"
+TEMPORARY_SUFFIX = ".tmp"
+STALE_TEMPORARY_SECONDS = 3600.0
+"""Age after which a temporary file left by a killed writer is removed when a store opens."""
 
 
 class FileStore:
@@ -35,9 +40,22 @@ class FileStore:
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        from qdispatch.stores.paths import private_directory
-
         self.path = private_directory(Path(path) if path is not None else default_data_dir() / "jobs")
+        self._remove_stale_temporaries()
+
+    def _remove_stale_temporaries(self) -> None:
+        """Delete temporary files left by a writer that died mid-save, once they are old.
+
+        A fresh temporary may belong to a save in progress in another process,
+        so only those older than :data:`STALE_TEMPORARY_SECONDS` are removed.
+        """
+        cutoff = time.time() - STALE_TEMPORARY_SECONDS
+        for leftover in self.path.glob(f".*{TEMPORARY_SUFFIX}"):
+            try:
+                if leftover.stat().st_mtime < cutoff:
+                    leftover.unlink()
+            except OSError:
+                continue  # another process removed or renamed it first
 
     def _file(self, job_id: str) -> Path:
         return self.path / f"{validate_job_id(job_id)}{SUFFIX}"
@@ -46,10 +64,11 @@ class FileStore:
         """Write ``record`` atomically; return its file path."""
         target = self._file(record.job_id)
         data = encode_record(record).encode("utf-8")
-        temporary = self.path / f".{record.job_id}.{uuid.uuid4().hex}.tmp"
+        temporary = self.path / f".{record.job_id}.{uuid.uuid4().hex}{TEMPORARY_SUFFIX}"
         try:
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
             try:
+                os.fchmod(fd, FILE_MODE)
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view):]
@@ -75,7 +94,7 @@ class FileStore:
         except FileNotFoundError:
             raise JobNotFoundError(job_id, f"the file store at {self.path}") from None
         except OSError as exc:
-            raise StoreError(f"cannot read job {job_id!r}: {exc.strerror}") from exc
+            raise StoreError(f"cannot read job {job_id!r} from {self.path}: {exc.strerror or exc}") from exc
         return decode_record(data, job_id)
 
     def delete(self, job_id: str) -> None:
@@ -84,6 +103,8 @@ class FileStore:
             self._file(job_id).unlink()
         except FileNotFoundError:
             raise JobNotFoundError(job_id, f"the file store at {self.path}") from None
+        except OSError as exc:
+            raise StoreError(f"cannot delete job {job_id!r} from {self.path}: {exc.strerror or exc}") from exc
 
     def list(
         self,
@@ -93,18 +114,32 @@ class FileStore:
         tag: str | None = None,
         limit: int | None = None,
     ) -> list[JobSummary]:
-        """Return summaries of stored jobs, newest first; unreadable records are skipped with a warning."""
+        """Return summaries of stored jobs, newest first.
+
+        Files that are not job records (a name that is not a job id, damaged or
+        foreign content, a record of another job) are skipped with a warning.
+        """
         summaries = []
         for path in self.path.glob(f"*{SUFFIX}"):
             job_id = path.name[: -len(SUFFIX)]
             try:
+                validate_job_id(job_id)
                 summary = summary_from_data(json.loads(path.read_bytes()), job_id)
+                if summary.job_id != job_id:
+                    raise JobCorruptError(
+                        job_id, f"job {job_id!r}: file holds the record of job {summary.job_id!r}"
+                    )
             except (ValueError, JobError) as exc:
-                message = str(exc) if isinstance(exc, JobError) else f"job {job_id!r}: record is not valid JSON"
+                if isinstance(exc, InvalidJobIdError):
+                    message = f"{path.name}: the name is not a job id"
+                elif isinstance(exc, JobError):
+                    message = str(exc)
+                else:
+                    message = f"job {job_id!r}: record is not valid JSON"
                 warnings.warn(f"skipped unreadable record: {message}", RuntimeWarning, stacklevel=2)
                 continue
             except OSError:
-                continue  # removed while listing
+                continue  # removed while listing, or not a regular file
             if status is not None and summary.status is not status:
                 continue
             if backend is not None and summary.backend != backend:

@@ -13,6 +13,7 @@ import os
 import sqlite3
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from qdispatch.hookspecs import hookimpl
 from qdispatch.jobids import validate_job_id
 from qdispatch.records import JobSummary
 from qdispatch.serialization import decode_record, encode_record
+from qdispatch.stores.paths import FILE_MODE, private_directory, private_file
 
 if TYPE_CHECKING:
     from qdispatch.plugins import Register
@@ -59,8 +61,6 @@ class SqliteStore:
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, timeout: float = 30.0) -> None:
-        from qdispatch.stores.paths import private_directory, private_file
-
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
             raise StoreError(f"timeout must be a positive number of seconds, not {timeout!r}")
         self.path = Path(path) if path is not None else default_data_dir() / "jobs.sqlite"
@@ -71,24 +71,42 @@ class SqliteStore:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._retry(lambda db: db.executescript(SCHEMA))
+        self._tighten_side_files()
 
     def _db(self) -> sqlite3.Connection:
+        """Return this thread's connection, opening it (in WAL mode) on first use.
+
+        Errors propagate as ``sqlite3`` errors so that :meth:`_retry` can wait
+        out a busy database (switching to WAL needs a lock) or report a damaged one.
+        """
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
+            db = sqlite3.connect(
+                self.path, timeout=min(self.timeout, 5.0), isolation_level=None, check_same_thread=False
+            )
             try:
-                db = sqlite3.connect(self.path, timeout=min(self.timeout, 5.0), isolation_level=None, check_same_thread=False)
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=FULL")
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(f"cannot open the sqlite store {self.path}: {exc}") from exc
-            for suffix in ("-wal", "-shm"):
-                side = Path(f"{self.path}{suffix}")
-                if side.exists():
-                    os.chmod(side, 0o600)
+            except BaseException:
+                db.close()
+                raise
+            self._tighten_side_files()
             self._local.db = db
             with self._lock:
                 self._connections.append(db)
         return db
+
+    def _tighten_side_files(self) -> None:
+        """Make the ``-wal`` and ``-shm`` files owner-only, as the database is."""
+        for suffix in ("-wal", "-shm"):
+            side = Path(f"{self.path}{suffix}")
+            try:
+                if side.stat().st_mode & 0o077:
+                    os.chmod(side, FILE_MODE)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise StoreError(f"cannot restrict {side} to its owner: {exc.strerror or exc}") from exc
 
     def _retry(self, action: Callable[[sqlite3.Connection], T]) -> T:
         deadline = time.monotonic() + self.timeout
@@ -179,19 +197,17 @@ class SqliteStore:
             sql += " LIMIT ?"
             params.append(limit)
         rows = self._retry(lambda db: db.execute(sql, params).fetchall())
-        return [
-            JobSummary(
-                job_id=row[0],
-                status=JobStatus[row[1]],
-                backend=row[2],
-                executor=row[3],
-                created_at=datetime.fromisoformat(row[4]),
-                num_circuits=row[5],
-                shots=row[6],
-                tags=tuple(json.loads(row[7])),
-            )
-            for row in rows
-        ]
+        summaries = []
+        for row in rows:
+            try:
+                summaries.append(_summary(row))
+            except (KeyError, ValueError, TypeError) as exc:
+                warnings.warn(
+                    f"skipped unreadable row of job {row[0]!r} in {self.path}: {type(exc).__name__}: {exc}",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+        return summaries
 
     def close(self) -> None:
         """Close every connection this store opened."""
@@ -200,6 +216,26 @@ class SqliteStore:
         for db in connections:
             db.close()
         self._local = threading.local()
+
+
+def _summary(row: tuple[Any, ...]) -> JobSummary:
+    """Build a summary from the indexed columns of one row (raising on damaged values)."""
+    tags = json.loads(row[7])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ValueError(f"tags column is not a list of strings: {row[7]!r}")
+    for index in (5, 6):
+        if isinstance(row[index], bool) or not isinstance(row[index], int):
+            raise TypeError(f"column {index} is not an integer: {row[index]!r}")
+    return JobSummary(
+        job_id=validate_job_id(row[0]),
+        status=JobStatus[row[1]],
+        backend=str(row[2]),
+        executor=str(row[3]),
+        created_at=datetime.fromisoformat(row[4]),
+        num_circuits=row[5],
+        shots=row[6],
+        tags=tuple(tags),
+    )
 
 
 @hookimpl
