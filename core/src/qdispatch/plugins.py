@@ -64,6 +64,7 @@ class PluginManager(pluggy.PluginManager):
         self.failures: dict[str, BaseException] = {}
         self.entry_points: dict[str, EntryPoint] = {}
         self._catalogue: dict[Kind, dict[str, Registration]] | None = None
+        self._devices: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
 
     def load_entry_points(self, disabled: Iterable[str] = ()) -> None:
@@ -94,16 +95,20 @@ class PluginManager(pluggy.PluginManager):
         self._catalogue = None
 
     def register(self, plugin: object, name: str | None = None) -> str | None:
-        """Register ``plugin`` (and forget the catalogue so it is rebuilt)."""
+        """Register ``plugin`` (and forget the catalogue and devices so they are rebuilt)."""
         registered = super().register(plugin, name)
-        self._catalogue = None
+        self._forget()
         return registered
 
     def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
-        """Unregister ``plugin`` (and forget the catalogue so it is rebuilt)."""
+        """Unregister ``plugin`` (and forget the catalogue and devices so they are rebuilt)."""
         removed = super().unregister(plugin, name)
-        self._catalogue = None
+        self._forget()
         return removed
+
+    def _forget(self) -> None:
+        self._catalogue = None
+        self._devices = {}
 
     def catalogue(self) -> dict[Kind, dict[str, Registration]]:
         """Return every registered backend, executor and store, by kind and name."""
@@ -171,6 +176,22 @@ class PluginManager(pluggy.PluginManager):
             raise
         except (TypeError, ValueError) as exc:
             raise ConfigurationError(f"invalid options for {kind} {name!r}: {exc}") from exc
+
+    def device(self, name: str, options: Mapping[str, Any] | None = None) -> Any:
+        """Return the backend device ``name`` built with ``options``, reusing one built before.
+
+        Devices are kept per plugin manager, so a process builds each
+        (backend, options) pair once however many providers and tasks use it.
+        """
+        options = dict(options or {})
+        key = (name, repr(sorted(options.items())))
+        with self._lock:
+            cached = self._devices.get(key)
+        if cached is None:
+            cached = self.create("backend", name, options)
+            with self._lock:
+                cached = self._devices.setdefault(key, cached)
+        return cached
 
     def plugin_infos(self) -> list[PluginInfo]:
         """Describe every loaded or failed plugin, for ``qdispatch plugins``."""

@@ -13,7 +13,6 @@ from qdispatch.backend import Backend
 from qdispatch.config import Settings, load_settings
 from qdispatch.errors import InvalidInputError
 from qdispatch.plugins import PluginManager, check_options, get_plugin_manager
-from qdispatch.task import device_for
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -90,10 +89,7 @@ class Provider:
         """
         self.plugin_manager.registration("backend", name)
         merged = {**self.settings.options_for("backends", name), **options}
-        device = device_for(name, merged) if self.plugin_manager is get_plugin_manager() else (
-            self.plugin_manager.create("backend", name, merged)
-        )
-        return Backend(self, device, name, merged)
+        return Backend(self, self.plugin_manager.device(name, merged), name, merged)
 
     # -- executors and store ----------------------------------------------------------
 

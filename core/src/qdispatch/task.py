@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -80,18 +79,9 @@ class Task:
         self.device = None
 
 
-_devices: dict[tuple[str, str], Device] = {}
-_devices_lock = threading.Lock()
-
-
 def device_for(backend: str, options: Mapping[str, Any]) -> Device:
     """Return this process's device for ``backend`` with ``options``, built once."""
-    key = (backend, repr(sorted(options.items())))
-    with _devices_lock:
-        device = _devices.get(key)
-        if device is None:
-            from qdispatch.plugins import get_plugin_manager
+    from qdispatch.plugins import get_plugin_manager
 
-            device = get_plugin_manager().create("backend", backend, options)
-            _devices[key] = device
-        return device
+    device: Device = get_plugin_manager().device(backend, options)
+    return device
