@@ -160,7 +160,9 @@ class AQTServer:
         delay, jitter, circuit_time = self._timing
         self._queue = JobQueue(self.faults, workers=self._workers, queue_delay=delay, queue_jitter=jitter,
                                circuit_time=circuit_time, seed=self._seed)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="aqt-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="aqt-server", daemon=True
+        )
         self._thread.start()
         return self
 
