@@ -48,19 +48,18 @@ GATE_TIME_2Q = 250e-9
 READOUT_TIME = 1e-6
 
 
-def _probability(name: str, value: object) -> float:
+def _probability(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value) or not 0 <= value <= 1:
-        raise ConfigurationError(f"{name} must be a probability between 0 and 1, not {value!r}")
-    return float(value)
+        raise ConfigurationError(f"{attribute.name} must be a probability between 0 and 1, not {value!r}")
 
 
 @attrs.frozen(kw_only=True)
 class NoiseParameters:
     """The device's error rates; every value is validated as a probability."""
 
-    error_1q: float = attrs.field(default=0.001, converter=lambda v: _probability("error_1q", v))
-    error_2q: float = attrs.field(default=0.01, converter=lambda v: _probability("error_2q", v))
-    readout_error: float = attrs.field(default=0.02, converter=lambda v: _probability("readout_error", v))
+    error_1q: float = attrs.field(default=0.001, validator=_probability)
+    error_2q: float = attrs.field(default=0.01, validator=_probability)
+    readout_error: float = attrs.field(default=0.02, validator=_probability)
 
     def noise_model(self) -> NoiseModel:
         """Return the Aer noise model: depolarizing ``sx``, ``x``, ``cz``; noisy readout; ``rz`` is exact."""
