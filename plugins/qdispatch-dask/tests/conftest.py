@@ -11,16 +11,27 @@ import pytest
 from qdispatch_dask.testing import DaskCluster
 
 
+def is_resource_tracker(process: psutil.Process) -> bool:
+    """Tell Python's multiprocessing resource tracker, which lives as long as this process, from the rest."""
+    return any("multiprocessing.resource_tracker" in part for part in process.cmdline())
+
+
 def own_children() -> set[int]:
-    """Return the process ids of this test process's live descendants."""
+    """Return the process ids of this test process's live descendants (but the resource tracker)."""
     pids = set()
     for child in psutil.Process().children(recursive=True):
         try:
-            if child.status() != psutil.STATUS_ZOMBIE:
+            if child.status() != psutil.STATUS_ZOMBIE and not is_resource_tracker(child):
                 pids.add(child.pid)
-        except psutil.NoSuchProcess:
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return pids
+
+
+@pytest.fixture
+def live_children() -> Callable[[], set[int]]:
+    """Return a function listing the process ids of this test process's live descendants."""
+    return own_children
 
 
 @pytest.fixture(scope="module", autouse=True)

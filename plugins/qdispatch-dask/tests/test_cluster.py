@@ -84,15 +84,36 @@ def test_status_progress_and_timeout_while_running(
     assert hook_recorder.transitions(job.job_id()) == [("INITIALIZING", "QUEUED"), ("QUEUED", "RUNNING"), ("RUNNING", "DONE")]
 
 
-def test_cancel_stops_running_and_queued_tasks(dask_provider: Provider, cluster: DaskCluster) -> None:
+def test_job_waiting_for_busy_workers_is_queued(
+    dask_provider: Provider, cluster: DaskCluster, hook_recorder: HookRecorder
+) -> None:
     backend = dask_provider.get_backend("aer", max_parallel_threads=1)
-    job = backend.run([heavy_circuit() for _ in range(4)], shots=5, max_circuits_per_task=1)
-    wait_until(lambda: job.status() is JobStatus.RUNNING, 30, "the job to run")
-    assert job.cancel() is True
-    assert job.status() is JobStatus.CANCELLED
+    busy = backend.run([heavy_circuit(), heavy_circuit()], shots=5, max_circuits_per_task=1)
+    wait_until(lambda: len(cluster.processing_workers(busy.job_id())) == 2, 30, "both workers to take a task")
+    waiting = backend.run(bell(), shots=10)
+    assert waiting.status() is JobStatus.QUEUED  # both workers are still simulating
+    assert waiting.result(timeout=60).success and busy.result(timeout=60).success
+    assert hook_recorder.transitions(waiting.job_id())[0] == ("INITIALIZING", "QUEUED")
+    assert hook_recorder.transitions(waiting.job_id())[-1][1] == "DONE"
+
+
+def test_cancel_releases_queued_and_running_tasks(dask_provider: Provider, cluster: DaskCluster) -> None:
+    backend = dask_provider.get_backend("aer", max_parallel_threads=1)
+    running = backend.run([heavy_circuit() for _ in range(4)], shots=5, max_circuits_per_task=1)
+    wait_until(lambda: running.status() is JobStatus.RUNNING, 30, "the job to run")
+    queued = backend.run(bell(), shots=10)
+    assert queued.status() is JobStatus.QUEUED
+    assert queued.cancel() is True  # it never reached a worker thread
+    assert queued.status() is JobStatus.CANCELLED
+    # Two of its tasks are being simulated: those run to their end on their
+    # workers (a thread cannot be interrupted), so cancel() says False ...
+    assert running.cancel() is False
+    # ... but the job is cancelled at once and Dask forgets every task of it.
+    assert running.status() is JobStatus.CANCELLED
     with pytest.raises(JobCancelledError):
-        job.result(timeout=10)
-    wait_until(lambda: not cluster.scheduler_keys(job.job_id()), 30, "the scheduler to forget the cancelled tasks")
+        running.result(timeout=10)
+    for job in (queued, running):
+        wait_until(lambda job=job: not cluster.scheduler_keys(job.job_id()), 30, "the scheduler to forget the tasks")
 
 
 def test_killed_worker_task_is_retried_on_the_other_worker(

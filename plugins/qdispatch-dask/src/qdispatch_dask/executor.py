@@ -181,13 +181,15 @@ class DaskExecutor:
         return entry.future
 
     def cancel(self, future: Future[Result]) -> bool:
-        """Stop the task of ``future``, queued or running; its future ends cancelled.
+        """Cancel the task of ``future``; its future ends cancelled either way.
 
-        The Dask task is released at once. A simulation already running on a
-        worker thread cannot be interrupted: it runs to its end there and its
-        result is dropped.
+        The Dask task is released, so no result is taken and Dask does not
+        retry it. Returns True when no worker had started it, so it never
+        runs; False when a worker was already simulating it: a worker thread
+        cannot be interrupted, so that simulation runs to its end there and
+        its result is dropped.
         """
-        if future.cancel():
+        if future.cancel():  # not started: the done callback releases the Dask task
             return True
         entry = self._entry_of(future)
         if entry is None or future.done():
@@ -197,7 +199,7 @@ class DaskExecutor:
             entry.future,
             TaskCancelledError(f"task {entry.task.index} of job {entry.task.job_id} was cancelled while running"),
         )
-        return True
+        return False
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop accepting tasks and disconnect; a local cluster is closed.

@@ -123,20 +123,19 @@ class DaskCluster:
                 self.start_worker(name)
         wait_until(lambda: set(self.addresses()) == set(self.worker_names), START_TIMEOUT, "Dask workers")
 
+    def processing_workers(self, job_id: str) -> list[str]:
+        """Return the names of the workers the scheduler gave a task of ``job_id`` to."""
+        names = {a: n for n, a in self.addresses().items()}
+        return sorted(
+            names[address]
+            for address, keys in self.monitor.processing().items()
+            if address in names and any(job_id in str(key) for key in keys)
+        )
+
     def worker_running(self, job_id: str, timeout: float = 30.0) -> str:
-        """Return the name of the worker processing a task of ``job_id``."""
-        found: list[str] = []
-
-        def look() -> bool:
-            names = {a: n for n, a in self.addresses().items()}
-            for address, keys in self.monitor.processing().items():
-                if any(job_id in str(key) for key in keys) and address in names:
-                    found.append(names[address])
-                    return True
-            return False
-
-        wait_until(look, timeout, f"a worker processing job {job_id}")
-        return found[0]
+        """Wait until a worker processes a task of ``job_id``; return its name."""
+        wait_until(lambda: self.processing_workers(job_id), timeout, f"a worker processing job {job_id}")
+        return self.processing_workers(job_id)[0]
 
     def scheduler_keys(self, job_id: str) -> list[str]:
         """Return the keys of ``job_id``'s tasks that the scheduler still knows."""
@@ -164,9 +163,10 @@ class DaskCluster:
         for process in processes:
             if process.poll() is None:
                 process.terminate()
+        deadline = time.monotonic() + 5  # a worker busy simulating may not stop on SIGTERM soon
         for process in processes:
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=max(deadline - time.monotonic(), 0.01))
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
