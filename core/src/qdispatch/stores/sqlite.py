@@ -15,6 +15,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -26,7 +27,8 @@ from qdispatch.errors import JobNotFoundError, StoreError
 from qdispatch.hookspecs import hookimpl
 from qdispatch.jobids import validate_job_id
 from qdispatch.records import JobSummary
-from qdispatch.serialization import decode_record, encode_record
+from qdispatch.serialization import encode_record
+from qdispatch.stores.decoding import load_record
 from qdispatch.stores.paths import FILE_MODE, private_directory, private_file
 
 if TYPE_CHECKING:
@@ -51,6 +53,8 @@ CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
 CREATE INDEX IF NOT EXISTS jobs_backend ON jobs (backend, created_at);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
 """
+COLUMNS = frozenset({"job_id", "status", "backend", "executor", "created_at", "num_circuits", "shots", "tags", "record"})
+"""The columns of the ``jobs`` table; a database whose table has others belongs to another program."""
 
 
 class SqliteStore:
@@ -70,8 +74,30 @@ class SqliteStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._refuse_foreign_database()
         self._retry(lambda db: db.executescript(SCHEMA))
         self._tighten_side_files()
+
+    def _refuse_foreign_database(self) -> None:
+        """Raise if the file is not a database, or is another program's, before changing anything in it.
+
+        Only reads: switching to WAL (which every store connection does) would
+        rewrite the header of a database that is not ours.
+        """
+        try:
+            with closing(sqlite3.connect(self.path, timeout=self.timeout)) as db:
+                columns = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+        except sqlite3.OperationalError as exc:
+            if _busy(exc):
+                raise self._locked_error() from exc
+            raise StoreError(f"sqlite store {self.path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"sqlite store {self.path} is damaged or not a database: {exc}") from exc
+        if columns and columns != COLUMNS:
+            raise StoreError(
+                f"{self.path} is not a qdispatch job store: its 'jobs' table has the columns "
+                f"{', '.join(sorted(columns))}; choose another path"
+            )
 
     def _db(self) -> sqlite3.Connection:
         """Return this thread's connection, opening it (in WAL mode) on first use.
@@ -115,18 +141,20 @@ class SqliteStore:
             try:
                 return action(self._db())
             except sqlite3.OperationalError as exc:
-                busy = "locked" in str(exc) or "busy" in str(exc)
-                if not busy:
+                if not _busy(exc):
                     raise StoreError(f"sqlite store {self.path}: {exc}") from exc
                 if time.monotonic() >= deadline:
-                    raise StoreError(
-                        f"sqlite store {self.path} stayed locked by another writer for "
-                        f"{self.timeout:g} s; try again, or raise the store's timeout option"
-                    ) from exc
+                    raise self._locked_error() from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 0.2)
             except sqlite3.DatabaseError as exc:
                 raise StoreError(f"sqlite store {self.path} is damaged or not a database: {exc}") from exc
+
+    def _locked_error(self) -> StoreError:
+        return StoreError(
+            f"sqlite store {self.path} stayed locked by another writer for "
+            f"{self.timeout:g} s; try again, or raise the store's timeout option"
+        )
 
     def save(self, record: JobRecord) -> str:
         """Insert or replace ``record``; return ``<path>#<job id>``."""
@@ -160,7 +188,7 @@ class SqliteStore:
         )
         if row is None:
             raise JobNotFoundError(job_id, f"the sqlite store {self.path}")
-        return decode_record(row[0], job_id)
+        return load_record(row[0], job_id)
 
     def delete(self, job_id: str) -> None:
         """Remove the record of ``job_id``."""
@@ -201,7 +229,7 @@ class SqliteStore:
         for row in rows:
             try:
                 summaries.append(_summary(row))
-            except (KeyError, ValueError, TypeError) as exc:
+            except (KeyError, ValueError, TypeError, RecursionError) as exc:
                 warnings.warn(
                     f"skipped unreadable row of job {row[0]!r} in {self.path}: {type(exc).__name__}: {exc}",
                     RuntimeWarning,
@@ -216,6 +244,11 @@ class SqliteStore:
         for db in connections:
             db.close()
         self._local = threading.local()
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """Whether ``exc`` says another connection holds the database (worth waiting for)."""
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def _summary(row: tuple[Any, ...]) -> JobSummary:
