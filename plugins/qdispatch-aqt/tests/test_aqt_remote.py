@@ -122,7 +122,7 @@ def test_a_token_refused_at_submit_fails_the_job(aqt_backend: Callable[..., Back
 
 
 def test_missing_credentials_say_where_to_put_them(aqt_provider: Provider, aqt_server: AQTServer) -> None:
-    with pytest.raises(AQTCredentialsError, match="no AQT credentials found.*AQT_TOKEN"):
+    with pytest.raises(AQTCredentialsError, match=r"no AQT credentials found.*AQT_TOKEN"):
         aqt_provider.get_backend("aqt", url=aqt_server.url, workspace="default", resource="offline_simulator_noise")
 
 

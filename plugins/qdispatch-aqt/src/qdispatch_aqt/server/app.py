@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 import time
 import uuid
@@ -306,6 +307,11 @@ class AQTServer:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     app: AQTServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore clients that hung up (a timed-out slow answer); report anything else."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

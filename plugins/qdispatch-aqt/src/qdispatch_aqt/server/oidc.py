@@ -7,6 +7,7 @@ log-in and token refresh can be exercised offline.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Mapping
@@ -52,13 +53,13 @@ class TokenIssuer:
         client_id, secret = body.get("client_id"), body.get("client_secret")
         if not isinstance(client_id, str) or self.clients.get(client_id) != secret:
             return 401, {"error": "access_denied", "error_description": "Unauthorized"}
-        now = int(time.time())
+        now = time.time()
         claims = {
             "iss": self.issuer,
             "sub": f"{client_id}@clients",
             "aud": body.get("audience") or self.audience,
-            "iat": now,
-            "exp": now + max(int(self.lifetime), 1),
+            "iat": int(now),
+            "exp": math.ceil(now + self.lifetime),  # whole seconds, and never shorter than the lifetime
         }
         with self._lock:
             self.issued += 1
