@@ -20,11 +20,11 @@ from qiskit import transpile
 from qdispatch import Provider
 from qdispatch.testing import bell
 
-with Provider() as provider:
-    backend = provider.get_backend("aqt", workspace="default", resource="offline_simulator_no_noise")
-    job = backend.run(transpile(bell(), backend), shots=100)
-    job.persist()
-    print(job.job_id())
+backend = Provider().get_backend("aqt", workspace="default", resource="offline_simulator_no_noise")
+job = backend.run(transpile(bell(), backend), shots=100)
+job.persist()
+print(job.job_id())
+# the process ends here, its job still queued on the server
 """
 
 RESTORE_AND_WAIT = """

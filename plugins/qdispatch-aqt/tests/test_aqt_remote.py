@@ -10,7 +10,7 @@ import pytest
 from qiskit import transpile
 from qiskit.providers import JobStatus
 
-from qdispatch import Backend, ConfigurationError, Job, JobFailedError, Provider
+from qdispatch import Backend, ConfigurationError, ExecutorError, Job, JobFailedError, Provider
 from qdispatch.testing import HookRecorder, bell, x_circuit
 from qdispatch_aqt.errors import AQTCredentialsError
 from qdispatch_aqt.server import AQTServer
@@ -183,3 +183,15 @@ def test_the_offline_device_refuses_to_run_the_remote_backend_in_process(
     backend = aqt_backend()
     with pytest.raises(Exception, match="'aqt' executor only"):
         backend.device.run_circuits([bell()], 10, {})
+
+
+def test_shutdown_waits_for_remote_jobs_then_refuses_new_ones(
+    aqt_backend: Callable[..., Backend], aqt_provider: Provider, aqt_server: AQTServer
+) -> None:
+    aqt_server.jobs.queue_delay = 0.3
+    backend = aqt_backend()
+    job = backend.run(transpile(bell(), backend), shots=10)
+    aqt_provider.executor("aqt").shutdown(wait=True)
+    assert job.status() is JobStatus.DONE
+    with pytest.raises(ExecutorError, match="shut down"):
+        backend.run(transpile(bell(), backend), shots=10)

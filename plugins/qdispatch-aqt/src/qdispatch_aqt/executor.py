@@ -13,6 +13,7 @@ with exponential backoff; a submit is never sent twice.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import heapq
 import itertools
@@ -133,8 +134,9 @@ class AQTExecutor:
         self._heap: list[tuple[float, int, _Watch]] = []
         self._order = itertools.count()
         self._threads: list[threading.Thread] = []
-        self._busy = 0
+        self._live: set[_Watch] = set()
         self._closed = False
+        self._stopped = False
 
     # -- the Executor protocol ---------------------------------------------------------
 
@@ -201,27 +203,23 @@ class AQTExecutor:
         return future.cancel() if isinstance(future, RemoteFuture) else False
 
     def shutdown(self, wait: bool = True) -> None:
-        """Stop polling; remote jobs keep running on AQT.
+        """Stop accepting tasks; with ``wait``, return once every remote job being watched ended.
 
-        Unfinished futures end with an :class:`ExecutorError` saying so: persist
-        such a job first and ``Job.restore`` it later to collect its result.
-        With ``wait``, polls in flight are let finish first.
+        Without ``wait`` the watching goes on in the background for as long as
+        this process lives. Either way the remote jobs keep running on AQT: a
+        persisted job can be collected later with ``Job.restore``.
         """
         with self._cond:
             self._closed = True
+            live = [w.future for w in self._live]
+        if not wait:
+            return
+        concurrent.futures.wait(live)
+        with self._cond:
+            self._stopped = True
             self._cond.notify_all()
-            if wait:
-                while self._busy:
-                    self._cond.wait()
-            pending, self._heap = [w for _, _, w in self._heap], []
-        for watch in pending:
-            self._fail(watch, ExecutorError(
-                f"the aqt executor was shut down while AQT job {watch.remote_id} was {watch.status}; it may "
-                "still run on AQT: persist the job before closing the provider and restore it with Job.restore"
-            ))
-        if wait:
-            for thread in self._threads:
-                thread.join()
+        for thread in self._threads:
+            thread.join()
 
     # -- watching remote jobs -------------------------------------------------------------
 
@@ -240,35 +238,35 @@ class AQTExecutor:
     def _watch(self, task: Task, future: RemoteFuture, device: AQTDevice, remote_id: str, first: float) -> RemoteFuture:
         watch = _Watch(task=task, future=future, device=device, remote_id=remote_id, delay=self.poll_initial)
         future.canceller = lambda: self._cancel_remote(watch)
+        with self._cond:
+            self._live.add(watch)
+        future.add_done_callback(lambda _f: self._forget(watch))
         self._schedule(watch, first)
         return future
 
+    def _forget(self, watch: _Watch) -> None:
+        with self._cond:
+            self._live.discard(watch)
+
     def _schedule(self, watch: _Watch, delay: float) -> None:
         with self._cond:
-            if self._closed:
-                closed = True
-            else:
-                closed = False
-                heapq.heappush(self._heap, (time.monotonic() + delay, next(self._order), watch))
-                if len(self._threads) < self.max_workers:
-                    thread = threading.Thread(target=self._work, name=f"qdispatch-aqt-{len(self._threads)}", daemon=True)
-                    self._threads.append(thread)
-                    thread.start()
-                self._cond.notify()
-        if closed:
-            self._fail(watch, ExecutorError(f"the aqt executor was shut down; AQT job {watch.remote_id} may still run"))
+            heapq.heappush(self._heap, (time.monotonic() + delay, next(self._order), watch))
+            if len(self._threads) < self.max_workers:
+                thread = threading.Thread(target=self._work, name=f"qdispatch-aqt-{len(self._threads)}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+            self._cond.notify()
 
     def _work(self) -> None:
         while True:
             with self._cond:
                 while True:
-                    if self._closed:
+                    if self._stopped:
                         return
                     if self._heap:
                         wait = self._heap[0][0] - time.monotonic()
                         if wait <= 0:
                             watch = heapq.heappop(self._heap)[2]
-                            self._busy += 1
                             break
                         self._cond.wait(wait)
                     else:
@@ -277,10 +275,6 @@ class AQTExecutor:
                 self._poll(watch)
             except Exception as exc:  # never let a worker die silently
                 self._fail(watch, ExecutorError(f"polling AQT job {watch.remote_id} failed: {type(exc).__name__}: {exc}"))
-            finally:
-                with self._cond:
-                    self._busy -= 1
-                    self._cond.notify_all()
 
     def _jittered(self, seconds: float) -> float:
         return seconds * random.uniform(1 - self.jitter, 1 + self.jitter)
