@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from qdispatch.task import Task
 
 _STOP = None
+_STARTED = pickle.dumps(("started", None))
+START_ATTEMPTS = 3
+"""How many fresh workers a task is offered to when each dies before acknowledging it."""
 WORKER_COMMAND = "from qdispatch.executors.process import _worker_main; _worker_main()"
 
 
@@ -40,7 +43,9 @@ def _worker_main() -> None:
     """Run tasks received on stdin until told to stop; send results or errors on the real stdout.
 
     The protocol channel is moved off file descriptor 1 first, so whatever a
-    task prints goes to stderr instead of corrupting the channel.
+    task prints goes to stderr instead of corrupting the channel. Each task is
+    acknowledged with ``("started", None)`` before it runs, so the executor
+    can tell a worker that died before taking a task from one that died in it.
     """
     channel_out = os.dup(1)
     os.dup2(2, 1)
@@ -51,10 +56,17 @@ def _worker_main() -> None:
             payload = inbox.recv_bytes()
         except (EOFError, OSError):
             return
-        task = pickle.loads(payload)
-        if task is _STOP:
-            return
         try:
+            task = pickle.loads(payload)
+            unreadable: BaseException | None = None
+        except BaseException as exc:
+            task, unreadable = None, exc
+        if task is _STOP and unreadable is None:
+            return
+        outbox.send_bytes(_STARTED)
+        try:
+            if unreadable is not None:
+                raise ExecutorError(f"the worker could not read the task: {unreadable!r}")
             reply: tuple[str, Any] = ("ok", task.run())
         except BaseException as exc:
             reply = ("error", exc)
@@ -119,24 +131,30 @@ class _Slot:
                     future.set_exception(ExecutorError(f"process executor failed: {exc}"))
 
     def run_one(self, task: Task, future: Future[Result]) -> None:
-        process, to_worker, from_worker = self.ensure_process()
+        payload = pickle.dumps(task)
         with self.executor.lock:
             self.future, self.cancel_requested = future, False
         try:
-            try:
-                to_worker.send_bytes(pickle.dumps(task))
+            process, from_worker = self.hand_over(task, payload)
+            if process is None:
+                status, value = "cancelled", None
+            elif from_worker is None:
+                status, value = "unstarted", None
+            else:
                 task.report_started()
-                status, value = pickle.loads(from_worker.recv_bytes())
-            except (EOFError, OSError):
-                status, value = "died", None
+                try:
+                    status, value = pickle.loads(from_worker.recv_bytes())
+                except (EOFError, OSError):
+                    status, value = "died", None
         finally:
             with self.executor.lock:
                 self.future = None
                 cancelled = self.cancel_requested
-        if cancelled:
+        if cancelled or status == "cancelled":
             # cancel() ended the worker and promised nothing more of this task would
             # count, even if its reply won the race with the kill.
-            self.reap(process)
+            if process is not None:
+                self.reap(process)
             future.set_exception(
                 TaskCancelledError(f"task {task.index} of job {task.job_id} was cancelled while running")
             )
@@ -144,7 +162,17 @@ class _Slot:
             future.set_result(value)
         elif status == "error":
             future.set_exception(value)
+        elif status == "unstarted":
+            assert process is not None
+            future.set_exception(
+                WorkerDiedError(
+                    f"no worker process could take task {task.index} of job {task.job_id}: "
+                    f"{START_ATTEMPTS} in a row ended before starting it, the last (pid {process.pid}) "
+                    f"{describe_exit(process.returncode)}; see their error output"
+                )
+            )
         else:
+            assert process is not None
             code = self.reap(process)
             future.set_exception(
                 WorkerDiedError(
@@ -152,6 +180,32 @@ class _Slot:
                     f"{task.job_id} {describe_exit(code)}; the executor started a new worker"
                 )
             )
+
+    def hand_over(
+        self, task: Task, payload: bytes
+    ) -> tuple[subprocess.Popen[bytes] | None, Connection | None]:
+        """Send ``task`` to a worker and wait for it to acknowledge the task.
+
+        A worker that ends before acknowledging (killed while idle, or unable
+        to start) never ran the task, so the task goes to a fresh worker, up
+        to :data:`START_ATTEMPTS` times. Returns the worker and its channel;
+        the channel is ``None`` if every attempt failed, and the worker too if
+        the task was cancelled meanwhile.
+        """
+        process: subprocess.Popen[bytes] | None = None
+        for _ in range(START_ATTEMPTS):
+            process, to_worker, from_worker = self.ensure_process()
+            try:
+                to_worker.send_bytes(payload)
+                if pickle.loads(from_worker.recv_bytes())[0] == "started":
+                    return process, from_worker
+            except (EOFError, OSError):
+                pass
+            self.reap(process)
+            with self.executor.lock:
+                if self.cancel_requested:
+                    return None, None
+        return process, None
 
     def reap(self, process: subprocess.Popen[bytes]) -> int | None:
         """Wait for an ended (or ending) worker, forget it, and return its exit code."""
