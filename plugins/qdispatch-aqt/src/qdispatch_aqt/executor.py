@@ -5,10 +5,14 @@ returns, and records the remote job id with ``task.report_state`` at once, so
 a job persisted right after ``backend.run`` can always be resumed. A few
 worker threads then poll every remote job on an adaptive schedule: the first
 poll comes ``poll_initial`` seconds after submitting, each unchanged answer
-stretches the interval by ``poll_factor`` up to ``poll_max``, any change (the
-job starts, ``finished_count`` moves) shortens it again, and every interval
-is jittered so many clients do not poll in step. Failed reads are retried
-with exponential backoff; a submit is never sent twice.
+stretches the interval by ``poll_factor`` up to ``poll_max`` (so a result is
+seen after a small fraction of the time the job took), the job starting
+resets it to ``poll_initial``, a moving ``finished_count`` holds it, and every
+interval is jittered so many clients do not poll in step. Failed reads are
+retried with exponential backoff; a submit is never sent twice.
+
+``shutdown(wait=True)`` returns once every watched job ended; the remote jobs
+run on AQT regardless, so a persisted job can be collected by ``Job.restore``.
 """
 
 from __future__ import annotations
@@ -107,7 +111,7 @@ class AQTExecutor:
         max_workers: int = 4,
         poll_initial: float = 0.05,
         poll_max: float = 3.0,
-        poll_factor: float = 1.5,
+        poll_factor: float = 1.3,
         jitter: float = 0.2,
         retries: int = 10,
         retry_initial: float = 0.1,
@@ -316,6 +320,7 @@ class AQTExecutor:
         elif status == "cancelled":
             self._fail(watch, TaskCancelledError(f"AQT job {watch.remote_id} was cancelled"))
         else:
+            moved = False
             if status == "ongoing":
                 if not watch.started:
                     watch.started = True
@@ -325,9 +330,12 @@ class AQTExecutor:
                 count = getattr(state, "finished_count", 0)
                 if count != watch.finished_count:
                     watch.finished_count = count
-                    changed = True
                     watch.task.report_progress(count)
-            watch.delay = self.poll_initial if changed else min(watch.delay * self.poll_factor, self.poll_max)
+                    moved = True
+            if changed:  # the job started: it may end soon
+                watch.delay = self.poll_initial
+            elif not moved:  # progress holds the interval; silence stretches it
+                watch.delay = min(watch.delay * self.poll_factor, self.poll_max)
             self._schedule(watch, self._jittered(watch.delay))
 
     def _cancel_remote(self, watch: _Watch) -> bool:

@@ -79,7 +79,7 @@ def _executor(
     max_workers: int = 4,
     poll_initial: float = 0.05,
     poll_max: float = 3.0,
-    poll_factor: float = 1.5,
+    poll_factor: float = 1.3,
     jitter: float = 0.2,
     retries: int = 10,
     retry_initial: float = 0.1,

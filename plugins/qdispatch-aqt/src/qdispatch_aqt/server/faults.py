@@ -27,6 +27,8 @@ class Faults:
     :param fail_rate: the probability that a job fails with ``fail_message``.
     :param fail_message: the message of a failed job.
     :param endpoints: the endpoint kinds network faults apply to.
+    :param forced: faults (``"drop"``, ``"error"``, ``"slow"``) for the next
+        requests to those endpoints, in order, before any dice are rolled.
     :param seed: seed of the fault dice, for reproducible runs.
     """
 
@@ -38,6 +40,7 @@ class Faults:
     fail_rate: float = 0.0
     fail_message: str = "injected failure: the ion trap lost its ions"
     endpoints: frozenset[str] = frozenset({"result"})
+    forced: list[str] = attrs.Factory(list)
     seed: int | None = None
     _rng: random.Random = attrs.field(init=False, repr=False)
     _lock: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
@@ -46,6 +49,9 @@ class Faults:
         unknown = set(self.endpoints) - set(ENDPOINTS)
         if unknown:
             raise ValueError(f"unknown endpoint kind(s) {sorted(unknown)}; known: {', '.join(ENDPOINTS)}")
+        odd = set(self.forced) - {"drop", "error", "slow"}
+        if odd:
+            raise ValueError(f"unknown forced fault(s) {sorted(odd)}; use drop, error or slow")
         self._rng = random.Random(self.seed)
 
     def _roll(self, probability: float) -> bool:
@@ -56,6 +62,9 @@ class Faults:
         """Return ``"drop"``, ``"error"``, ``"slow"`` or None for one request to ``endpoint``."""
         if endpoint not in self.endpoints:
             return None
+        with self._lock:
+            if self.forced:
+                return self.forced.pop(0)
         if self._roll(self.drop_rate):
             return "drop"
         if self._roll(self.error_rate):
