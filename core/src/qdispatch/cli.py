@@ -405,20 +405,24 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``qdispatch`` command; return its exit status."""
     args = build_parser().parse_args(argv)
-    warnings.simplefilter("default")
-    warnings.formatwarning = lambda message, category, *_a, **_k: f"warning: {message}\n"
-    try:
-        code: int = args.func(args)
-        return code
-    except QDispatchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # the reader went away (``qdispatch jobs | head``)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+    original_format = warnings.formatwarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.formatwarning = lambda message, category, *_a, **_k: f"warning: {message}\n"
+        try:
+            code: int = args.func(args)
+            return code
+        except QDispatchError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:  # the reader went away (``qdispatch jobs | head``)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
+        finally:
+            warnings.formatwarning = original_format
 
 
 if __name__ == "__main__":
