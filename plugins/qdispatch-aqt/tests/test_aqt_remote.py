@@ -195,3 +195,16 @@ def test_shutdown_waits_for_remote_jobs_then_refuses_new_ones(
     assert job.status() is JobStatus.DONE
     with pytest.raises(ExecutorError, match="shut down"):
         backend.run(transpile(bell(), backend), shots=10)
+
+
+def test_memory_keeps_every_shot_and_unknown_run_options_are_refused(
+    aqt_backend: Callable[..., Backend], aqt_server: AQTServer
+) -> None:
+    backend = aqt_backend()
+    circuit = transpile(x_circuit(2, 1), backend)
+    result = backend.run(circuit, shots=5, memory=True).result(timeout=30)
+    assert result.get_memory() == ["01"] * 5
+    job = backend.run(circuit, shots=5, seed_simulator=3)
+    assert job.status() is JobStatus.ERROR
+    assert "seed_simulator" in (job.error_message or "")
+    assert aqt_server.count("submit") == 1  # the refused job was never sent

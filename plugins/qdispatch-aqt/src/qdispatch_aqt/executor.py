@@ -308,11 +308,15 @@ class AQTExecutor:
         changed = status != watch.status
         watch.status = status
         if status == "finished":
-            circuits = list(watch.task.circuits)
-            result = make_result(
-                circuits, state.result, backend_name="aqt", job_id=watch.remote_id,  # type: ignore[union-attr]
-                memory=bool(watch.task.run_options.get("memory", False)),
-            )
+            try:
+                result = make_result(
+                    list(watch.task.circuits), state.result,  # type: ignore[union-attr]
+                    backend_name="aqt", job_id=watch.remote_id,
+                    memory=bool(watch.task.run_options.get("memory", False)),
+                )
+            except QDispatchError as exc:
+                self._fail(watch, exc)
+                return
             self._complete(watch, result)
         elif status == "error":
             message = getattr(state, "message", "no message")
