@@ -66,7 +66,8 @@ SHOTS = 64
 """Shots per probe circuit."""
 
 SUBMIT_GRACE = 10.0
-"""Seconds ``submit`` may take before it counts as blocking until the task ran."""
+"""Seconds ``submit`` may take (at most half the checks' timeout) before it counts as
+blocking until the task ran."""
 
 
 @attrs.frozen
@@ -360,7 +361,7 @@ class _ExecutorChecks:
 
         caller = threading.Thread(target=call, daemon=True)
         caller.start()
-        caller.join(SUBMIT_GRACE)
+        caller.join(min(SUBMIT_GRACE, self.timeout / 2))
         self.release("submit")
         if caller.is_alive():
             caller.join(self.timeout)
@@ -421,15 +422,13 @@ class _ExecutorChecks:
         stop = getattr(self.executor, "cancel", None)
         if stop is None:
             raise Skip("optional cancel(future) not offered: running tasks always finish")
-        stopped = False
         try:
             future = self.submit(self.task("running", block=True))
             if not _wait_for([self.path("running", "started")], self.timeout):
                 raise Failure(f"the task did not start within {self.timeout:g} s")
             stopped = bool(stop(future))
         finally:
-            if not stopped:
-                self.release("running")
+            self.release("running")  # a task that was really stopped never sees it
         try:
             future.result(self.timeout)
         except (CancelledError, TaskCancelledError):
