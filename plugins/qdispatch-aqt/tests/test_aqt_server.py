@@ -61,3 +61,15 @@ def test_the_server_validates_submits_with_aqt_models(aqt_server: AQTServer) -> 
     assert "theta" in answer.text
     assert unknown.status_code == 404
     assert aqt_server.jobs.jobs == {}
+
+
+def test_listing_backends_imports_no_http_client_nor_aqt_connector() -> None:
+    code = (
+        "import sys, qdispatch\n"
+        "names = qdispatch.Provider().backends()\n"
+        "assert 'aqt' in names and 'aqt_offline_simulator_noise' in names, names\n"
+        "print([m for m in ('httpx', 'aqt_connector', 'jwt', 'qiskit_aer') if m in sys.modules])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
