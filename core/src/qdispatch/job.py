@@ -50,10 +50,30 @@ class _Chunk:
     started: bool = False
     finished_count: int = 0
     state: dict[str, Any] = attrs.field(factory=dict)
+    outcome: tuple[str, Any] | None = None
+    """``future_outcome`` of the finished future, worked out once (it never changes)."""
 
     @property
     def size(self) -> int:
         return self.stop - self.start
+
+
+def _wait_all(futures: Sequence[concurrent.futures.Future[Result]], timeout: float | None) -> bool:
+    """Wait until every future is done; return False if ``timeout`` passed first.
+
+    A job of one task (the common case) waits on its future directly, which
+    costs less than ``concurrent.futures.wait``'s waiter machinery.
+    """
+    if len(futures) == 1:
+        try:
+            futures[0].exception(timeout=timeout)
+        except concurrent.futures.CancelledError:
+            pass
+        except TimeoutError:
+            return False
+        return True
+    _, not_done = concurrent.futures.wait(futures, timeout=timeout)
+    return not not_done
 
 
 def split(total: int, per_task: int) -> list[tuple[int, int]]:
@@ -96,7 +116,8 @@ class Job(JobV1):
         self._created_at = created_at or utcnow()
         self._submitted_at: datetime | None = None
         self._finished_at: datetime | None = None
-        self._chunks = [_Chunk(a, b) for a, b in split(len(self._circuits), max_circuits_per_task)]
+        self._total = len(self._circuits)
+        self._chunks = [_Chunk(a, b) for a, b in split(self._total, max_circuits_per_task)]
         self._lock = threading.RLock()
         self._status = JobStatus.INITIALIZING
         self._reported_progress = 0
@@ -192,14 +213,29 @@ class Job(JobV1):
             return self._final
         if self._submitted_at is None:
             return JobStatus.CANCELLED if self._cancel_requested else JobStatus.INITIALIZING
-        futures = [c.future for c in self._chunks]
-        if any(f is None for f in futures):
-            return JobStatus.QUEUED
-        if all(f.done() for f in futures if f is not None):
+        # One pass over the chunks: this runs several times per job, so for a
+        # one-circuit job it is a noticeable part of what qdispatch adds.
+        all_done = True
+        running = False
+        for chunk in self._chunks:
+            future = chunk.future
+            if future is None:
+                return JobStatus.QUEUED
+            if future.done():
+                running = True
+            else:
+                all_done = False
+                running = running or chunk.started or future.running()
+        if all_done:
             return JobStatus.DONE  # refined by _finish
-        if any(c.started or (c.future is not None and (c.future.running() or c.future.done())) for c in self._chunks):
-            return JobStatus.RUNNING
-        return JobStatus.QUEUED
+        return JobStatus.RUNNING if running else JobStatus.QUEUED
+
+    def _outcome(self, chunk: _Chunk) -> tuple[str, Any]:
+        """Return the outcome of ``chunk``'s finished future (worked out once)."""
+        if chunk.outcome is None:
+            assert chunk.future is not None
+            chunk.outcome = future_outcome(chunk.future)
+        return chunk.outcome
 
     def _set_status(self, new: JobStatus) -> None:
         old, self._status = self._status, new
@@ -207,24 +243,24 @@ class Job(JobV1):
             self._pending_events.append(("job_status_changed", {"old": old, "new": new}))
 
     def _finish(self) -> JobStatus:
-        outcomes = [future_outcome(c.future) for c in self._chunks if c.future is not None]
+        outcomes = [self._outcome(c) for c in self._chunks if c.future is not None]
         kinds = [kind for kind, _ in outcomes]
         if "cancelled" in kinds:
-            self._final = JobStatus.CANCELLED
+            final = JobStatus.CANCELLED
         elif "error" in kinds:
-            self._final = JobStatus.ERROR
+            final = JobStatus.ERROR
             messages = [m for kind, m in outcomes if kind == "error"]
             self._error_message = messages[0] if len(messages) == 1 else "; ".join(
                 f"task {i}: {m}" for i, (kind, m) in enumerate(outcomes) if kind == "error"
             )
         else:
-            self._final = JobStatus.DONE
+            final = JobStatus.DONE
             self._result = merge_results([r for _, r in outcomes], self.job_id())
-        for chunk in self._chunks:
-            if self._final is JobStatus.DONE:
+            for chunk in self._chunks:
                 chunk.finished_count = chunk.size
         self._finished_at = utcnow()
-        return self._final
+        self._final = final  # last: result() reads it without waiting for the rest
+        return final
 
     def _refresh(self) -> JobStatus:
         if self._hold_events:  # submit() is still handing out tasks
@@ -235,10 +271,10 @@ class Job(JobV1):
             status = self._compute_status()
             if status in FINAL_STATUSES and self._final is None and self._submitted_at is not None:
                 status = self._finish()
-            progress = self._progress_locked()
-            if progress.finished_count != self._reported_progress:
-                self._reported_progress = progress.finished_count
-                self._pending_events.append(("job_progress", {"progress": progress}))
+            finished = self._finished_count_locked()
+            if finished != self._reported_progress:
+                self._reported_progress = finished
+                self._pending_events.append(("job_progress", {"progress": Progress(finished, self._total)}))
             self._set_status(status)
             if self._final is not None and before_final is None:
                 self._pending_events.append(("job_finished", {}))
@@ -298,17 +334,21 @@ class Job(JobV1):
         self._refresh()
         return self._error_message
 
-    def _progress_locked(self) -> Progress:
+    def _finished_count_locked(self) -> int:
+        if self._final is JobStatus.DONE:
+            return self._total
         finished = 0
         for chunk in self._chunks:
-            if chunk.future is not None and chunk.future.done():
-                kind, _ = future_outcome(chunk.future)
+            future = chunk.future
+            if future is not None and future.done():
+                kind, _ = self._outcome(chunk)
                 finished += chunk.size if kind == "done" else chunk.finished_count
             else:
                 finished += min(chunk.finished_count, chunk.size)
-        if self._final is JobStatus.DONE:
-            finished = len(self._circuits)
-        return Progress(finished, len(self._circuits))
+        return finished
+
+    def _progress_locked(self) -> Progress:
+        return Progress(self._finished_count_locked(), self._total)
 
     def progress(self) -> Progress:
         """Return ``Progress(finished_count, total_count)``, counted per circuit."""
@@ -330,12 +370,14 @@ class Job(JobV1):
         if self._final is None:
             if self._submitted_at is None and not self._cancel_requested:
                 raise JobStateError(self.job_id(), f"job {self.job_id()!r} was never submitted")
-            _, not_done = concurrent.futures.wait(self._futures(), timeout=timeout)
-            if not_done:
+            if not _wait_all(self._futures(), timeout):
                 raise concurrent.futures.TimeoutError(
                     f"job {self.job_id()!r} did not finish within {timeout} s"
                 )
-        status = self._refresh()
+            status = self._refresh()
+        else:
+            with self._lock:  # finished: nothing left to notice or announce
+                status = self._final
         if status is JobStatus.CANCELLED:
             raise JobCancelledError(self.job_id(), f"job {self.job_id()!r} was cancelled; it has no result")
         if status is JobStatus.ERROR:

@@ -32,31 +32,39 @@ def validate_circuits(run_input: Any, target: Target, backend_name: str) -> list
     if not circuits:
         raise InvalidInputError(f"no circuits given to backend {backend_name!r}")
     supported = set(target.operation_names) | ALWAYS_SUPPORTED
+    width = target.num_qubits
     for index, circuit in enumerate(circuits):
         if not isinstance(circuit, QuantumCircuit):
             raise InvalidInputError(
                 f"item {index} given to backend {backend_name!r} is a "
                 f"{type(circuit).__name__}, not a QuantumCircuit"
             )
-        label = f"circuit {index} ({circuit.name!r})"
-        if target.num_qubits is not None and circuit.num_qubits > target.num_qubits:
+        if width is not None and circuit.num_qubits > width:
             raise InvalidInputError(
-                f"{label} has {circuit.num_qubits} qubits; backend {backend_name!r} "
-                f"has {target.num_qubits}"
+                f"{_label(index, circuit)} has {circuit.num_qubits} qubits; backend {backend_name!r} "
+                f"has {width}"
             )
-        if circuit.parameters:
+        if circuit.num_parameters:
             names = ", ".join(sorted(p.name for p in circuit.parameters))
             raise InvalidInputError(
-                f"{label} has unbound parameters ({names}); bind them with "
+                f"{_label(index, circuit)} has unbound parameters ({names}); bind them with "
                 "circuit.assign_parameters(...) first"
             )
-        unsupported = sorted({inst.operation.name for inst in circuit.data} - supported)
-        if unsupported:
+        # count_ops() reads the names in Rust; iterating circuit.data builds a Python
+        # object per instruction (about 0.7 ms for a small 5-qubit circuit, half of
+        # what Aer takes to simulate it).
+        names_used = circuit.count_ops()
+        if not supported.issuperset(names_used):
+            unsupported = sorted(set(names_used) - supported)
             raise InvalidInputError(
-                f"{label} uses {', '.join(unsupported)}, not supported by backend "
+                f"{_label(index, circuit)} uses {', '.join(unsupported)}, not supported by backend "
                 f"{backend_name!r}; run transpile(circuits, backend) first"
             )
     return circuits
+
+
+def _label(index: int, circuit: QuantumCircuit) -> str:
+    return f"circuit {index} ({circuit.name!r})"
 
 
 def validate_shots(shots: Any, max_shots: int, backend_name: str) -> int:
