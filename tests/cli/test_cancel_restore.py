@@ -1,9 +1,20 @@
-"""``qdispatch cancel ID`` and ``qdispatch restore ID`` on stored jobs."""
+"""``qdispatch cancel ID`` and ``qdispatch restore ID`` on stored jobs, local or on a remote service."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from concurrent.futures import Future
 from typing import Any
+
+import attrs
+import pytest
+from qiskit import transpile
+from qiskit.providers import JobStatus
+
+from qdispatch import PluginManager, Provider, TaskCancelledError, hookimpl
+from qdispatch.records import ChunkRecord
+from qdispatch.testing import x_circuit
 
 
 def test_cancel_an_unfinished_job_so_it_never_runs(qd: Any, stored: Any) -> None:
@@ -43,3 +54,65 @@ def test_restore_of_a_finished_job_does_not_run_it(qd: Any, stored: Any) -> None
     text = dict(line.split(": ", 1) for line in out.splitlines())
     assert text["status"] == "DONE" and eval(text["counts"], {}) == stored.counts
     assert qd.main("restore", "nope", expect=1)[1].startswith("error: job 'nope' not found")
+
+
+class RemoteExecutor:
+    """Stands in for a remote service: resumed tasks stay running until cancelled there."""
+
+    def __init__(self, honour_cancel: bool = True) -> None:
+        self.honour_cancel = honour_cancel
+        self.cancelled: list[dict[str, Any]] = []
+        self.states: dict[int, dict[str, Any]] = {}
+
+    def submit(self, task: Any) -> Future[Any]:
+        raise AssertionError("a remote job must be resumed, never submitted again")
+
+    def resume(self, task: Any, state: dict[str, Any]) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_running_or_notify_cancel()  # the service is running it
+        self.states[id(future)] = state
+        return future
+
+    def cancel(self, future: Future[Any]) -> bool:
+        if not self.honour_cancel:
+            return False
+        self.cancelled.append(self.states[id(future)])
+        future.set_exception(TaskCancelledError("cancelled on the service"))
+        return True
+
+    def shutdown(self, wait: bool = True) -> None:
+        pass
+
+
+@pytest.fixture
+def remote(plugin_manager: PluginManager, provider: Provider) -> Iterator[dict[str, RemoteExecutor]]:
+    made: dict[str, RemoteExecutor] = {}
+
+    class Plugin:
+        @hookimpl
+        def register_executors(self, register: Any) -> None:
+            register("remote", lambda: made.setdefault("remote", RemoteExecutor()))
+            register("stubborn", lambda: made.setdefault("stubborn", RemoteExecutor(honour_cancel=False)))
+
+    plugin_manager.register(Plugin(), name="remote-service")
+    backend = provider.get_backend("aer")
+    record = backend.run(transpile(x_circuit(1, 1), backend), shots=10).to_record()
+    for executor in ("remote", "stubborn"):
+        provider.store.save(attrs.evolve(
+            record, job_id=f"on-{executor}", executor=executor, status=JobStatus.RUNNING, result=None,
+            finished_at=None, chunks=(ChunkRecord(start=0, stop=1, state={"remote_job_id": f"r-{executor}"}),)))
+    try:
+        yield made
+    finally:
+        plugin_manager.unregister(name="remote-service")
+
+
+def test_cancel_reaches_the_remote_service(qd: Any, remote: dict[str, RemoteExecutor]) -> None:
+    out, _ = qd.main("cancel", "on-remote", "--json")
+    assert json.loads(out) == {"job_id": "on-remote", "cancelled": True, "status": "CANCELLED"}
+    assert remote["remote"].cancelled == [{"remote_job_id": "r-remote"}]
+    assert json.loads(qd.main("job", "on-remote", "--json")[0])["status"] == "CANCELLED"
+    _, err = qd.main("cancel", "on-stubborn", expect=1)
+    assert err.strip() == (
+        "error: job on-stubborn could not be cancelled (its service is already running it); status RUNNING"
+    )

@@ -242,14 +242,16 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         if record.finished:
             raise JobStateError(record.job_id, f"job {record.job_id} already ended {record.status.name}; nothing to cancel")
         remote = any(c.state for c in record.chunks) and hasattr(provider.executor(record.executor), "resume")
-        if remote:
+        if not remote:
+            provider.store.save(attrs.evolve(record, status=JobStatus.CANCELLED, finished_at=utcnow()))
+            cancelled, status = True, JobStatus.CANCELLED.name
+    if remote:  # resume it on the executor that submitted it, then cancel it there
+        args.executor = record.executor
+        with _provider(args) as provider:
             job = provider.job(record.job_id)
             cancelled = job.cancel()
             job.persist(provider.store)
             status = job.status().name
-        else:
-            provider.store.save(attrs.evolve(record, status=JobStatus.CANCELLED, finished_at=utcnow()))
-            cancelled, status = True, JobStatus.CANCELLED.name
     if args.json:
         _print_json({"job_id": record.job_id, "cancelled": cancelled, "status": status})
     elif cancelled:
