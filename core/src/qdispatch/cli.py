@@ -124,7 +124,7 @@ def _finish(job: Job, provider: Provider, args: argparse.Namespace) -> int:
         job.persist(provider.store)
         if isinstance(exc, KeyboardInterrupt):
             raise
-        raise InvalidInputError(
+        raise QDispatchError(
             f"job {job.job_id()} did not finish within {args.timeout:g} s; it ended {job.status().name}"
         ) from None
     job.persist(provider.store)
@@ -217,10 +217,10 @@ def _plot(counts: Any, path: str, job_id: str) -> list[dict[str, int]]:
 
         return write_histogram(counts, path, title=f"job {job_id}")
     except ImportError as exc:
-        raise InvalidInputError(f"--plot needs matplotlib ({exc}); install it with 'pip install matplotlib'") from None
+        raise QDispatchError(f"--plot needs matplotlib ({exc}); install it with 'pip install matplotlib'") from None
     except Exception as exc:
-        if type(exc).__name__ == "MissingOptionalLibraryError":
-            raise InvalidInputError("--plot needs matplotlib; install it with 'pip install matplotlib'") from None
+        if type(exc).__name__ == "MissingOptionalLibraryError":  # Qiskit's way of saying the same
+            raise QDispatchError("--plot needs matplotlib; install it with 'pip install matplotlib'") from None
         if isinstance(exc, OSError | ValueError):
             raise InvalidInputError(f"cannot write the histogram to {path}: {exc}") from None
         raise
