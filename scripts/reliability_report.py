@@ -57,7 +57,7 @@ def render(data: dict[str, Any]) -> str:
     entries: list[dict[str, Any]] = data["entries"]
     tests: dict[str, dict[str, Any]] = data["tests"]
     passed = sum(1 for t in tests.values() if t["result"] == "passed")
-    total_faults = sum(int(e["count"]) for e in entries)
+    known = {nodeid: t for nodeid, t in tests.items() if t["result"] == "xfailed"}
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Reliability report",
@@ -70,7 +70,8 @@ def render(data: dict[str, Any]) -> str:
         "",
         f"- Run: {when}, Python {data['python']}, {data['platform']}, {data['cpus']} CPUs, "
         f"{data['seconds']} s in all",
-        f"- Tests: {passed} of {len(tests)} passed; {total_faults} faults injected in {len(entries)} kinds",
+        f"- Tests: {passed} of {len(tests)} passed, {len(known)} known bugs (strict xfail, listed below); "
+        f"{len(entries)} kinds of fault below",
         "",
     ]
     areas = [a for a in AREAS if any(e["area"] == a for e in entries)]
@@ -81,7 +82,12 @@ def render(data: dict[str, Any]) -> str:
             mark = "pass" if entry["result"] == "passed" else f"**{entry['result'].upper()}**"
             lines.append(f"| {_cell(entry['fault'])} | {entry['count']} | {_cell(entry['outcome'])} | {mark} |")
         lines.append("")
-    failing = sorted(nodeid for nodeid, t in tests.items() if t["result"] != "passed")
+    if known:
+        lines += ["## Known bugs", "", "Cases that fail today, in files this suite does not own; "
+                  "each is a strict xfail, so fixing the bug turns it into a failure until the mark goes.", ""]
+        lines += [f"- `{_cell(nodeid)}`: {_cell(t.get('reason', ''))}" for nodeid, t in known.items()]
+        lines.append("")
+    failing = sorted(nodeid for nodeid, t in tests.items() if t["result"] not in ("passed", "xfailed"))
     lines += ["## Tests", ""]
     if failing:
         lines += ["Failing: " + ", ".join(f"`{n}`" for n in failing), ""]
@@ -113,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.json is not None:
             args.json.write_text(text, encoding="utf-8")
         data = json.loads(text)
-    if any(t["result"] != "passed" for t in data["tests"].values()):
+    if any(t["result"] not in ("passed", "xfailed") for t in data["tests"].values()):
         status = status or 1
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(render(data), encoding="utf-8")

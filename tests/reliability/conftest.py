@@ -34,6 +34,7 @@ HELPERS = HERE / "helpers"
 _ENTRIES: list[dict[str, Any]] = []
 _RESULTS: dict[str, str] = {}
 _DURATIONS: dict[str, float] = {}
+_REASONS: dict[str, str] = {}
 _STARTED = time.time()
 
 
@@ -42,26 +43,39 @@ class FaultLog:
     """Records the faults one test injected, for the generated report."""
 
     nodeid: str
+    private_paths: dict[str, str]
 
     def record(self, area: str, fault: str, count: int, outcome: str) -> None:
-        """Note that ``fault`` was injected ``count`` times in ``area`` with ``outcome``."""
+        """Note that ``fault`` was injected ``count`` times in ``area`` with ``outcome``.
+
+        Paths of this machine (temporary directories, the checkout, the home
+        directory) are replaced by placeholders: the report is committed.
+        """
         assert count >= 1, f"a fault recorded as injected {count} times was not injected"
+        for path, placeholder in self.private_paths.items():
+            fault, outcome = fault.replace(path, placeholder), outcome.replace(path, placeholder)
         _ENTRIES.append({"test": self.nodeid, "area": area, "fault": fault, "count": count, "outcome": outcome})
 
 
 @pytest.fixture
-def faults(request: pytest.FixtureRequest) -> FaultLog:
+def faults(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> FaultLog:
     """The fault log for this test."""
-    return FaultLog(request.node.nodeid)
+    paths = {str(tmp_path_factory.getbasetemp()): "<tmp>", str(HERE.parents[1]): "<repo>",
+             str(Path.home()): "<home>"}
+    return FaultLog(request.node.nodeid, dict(sorted(paths.items(), key=lambda kv: -len(kv[0]))))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
-    """Remember each reliability test's result and duration for the report."""
+    """Remember each reliability test's result (and why, for a known bug) and its duration."""
     report = yield
     if report.when == "call" or report.outcome != "passed":
-        if report.when == "call" or item.nodeid not in _RESULTS or _RESULTS[item.nodeid] == "passed":
-            _RESULTS[item.nodeid] = report.outcome
+        result = report.outcome
+        if hasattr(report, "wasxfail"):
+            result = "xfailed" if report.skipped else "xpassed"
+            _REASONS[item.nodeid] = str(report.wasxfail)
+        if report.when == "call" or _RESULTS.get(item.nodeid, "passed") == "passed":
+            _RESULTS[item.nodeid] = result
         _DURATIONS[item.nodeid] = _DURATIONS.get(item.nodeid, 0.0) + report.duration
     return report
 
@@ -77,7 +91,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "cpus": os.cpu_count(),
         "seconds": round(time.time() - _STARTED, 1),
         "entries": [{**entry, "result": _RESULTS.get(entry["test"], "not run")} for entry in _ENTRIES],
-        "tests": {nodeid: {"result": result, "seconds": round(_DURATIONS.get(nodeid, 0.0), 2)}
+        "tests": {nodeid: {"result": result, "seconds": round(_DURATIONS.get(nodeid, 0.0), 2),
+                           **({"reason": _REASONS[nodeid]} if nodeid in _REASONS else {})}
                   for nodeid, result in sorted(_RESULTS.items())},
     }
     Path(target).write_text(json.dumps(data, indent=2), encoding="utf-8")
