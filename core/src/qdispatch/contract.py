@@ -347,7 +347,7 @@ class _ExecutorChecks:
         if not isinstance(executor, Executor):
             raise Failure(f"{type(executor).__name__} lacks submit() or shutdown()")
         self.executor = executor
-        return f"built a {type(executor).__name__}"
+        return f"factory returned {type(executor).__name__}"
 
     def check_submit(self) -> str:
         task = self.task("submit", block=True)
@@ -624,7 +624,7 @@ class _StoreChecks:
         if not isinstance(store, Store):
             raise Failure(f"{type(store).__name__} lacks one of save, load, delete, list, close")
         self.store = store
-        return f"built a {type(store).__name__}"
+        return f"factory returned {type(store).__name__}"
 
     def check_save_load(self) -> str:
         assert self.store is not None
@@ -845,7 +845,7 @@ def check_backend(
                                    "run_circuits", "provenance") if not hasattr(device, m)]
             raise Failure(f"{type(device).__name__} lacks {', '.join(missing)}")
         box["device"] = device
-        return f"built a {type(device).__name__}"
+        return f"factory returned {type(device).__name__}"
 
     def attributes() -> str:
         from qiskit.transpiler import Target
