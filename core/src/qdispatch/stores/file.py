@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from qdispatch.records import JobRecord, JobSummary
 
 SUFFIX = ".json"
+"""The suffix of a record file; the name before it is the job id."""
 TEMPORARY_SUFFIX = ".tmp"
+"""The suffix of the hidden temporary file a save writes before renaming it over the record."""
 STALE_TEMPORARY_SECONDS = 3600.0
 """Age after which a temporary file left by a killed writer is removed when a store opens."""
 

@@ -1,9 +1,13 @@
 """The ``sqlite`` store (the default): one SQLite database in WAL mode.
 
 Listing reads indexed columns only, so filtering thousands of jobs by status
-or backend never decodes a record. Every statement is parameterised. A busy
-database is retried for up to ``timeout`` seconds before a clear
-:class:`~qdispatch.errors.StoreError`.
+or backend never decodes a record; a row whose indexed columns are damaged is
+skipped with a warning, and a damaged record raises
+:class:`~qdispatch.errors.JobCorruptError` only when it is loaded. Every
+statement is parameterised. A busy database is retried for up to ``timeout``
+seconds before a clear :class:`~qdispatch.errors.StoreError`. A file that is
+not a database, or another program's database, is refused before anything in
+it is changed.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
 CREATE INDEX IF NOT EXISTS jobs_backend ON jobs (backend, created_at);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
 """
+"""The table and its indexes (status, backend, creation time), created if missing."""
 COLUMNS = frozenset({"job_id", "status", "backend", "executor", "created_at", "num_circuits", "shots", "tags", "record"})
 """The columns of the ``jobs`` table; a database whose table has others belongs to another program."""
 
