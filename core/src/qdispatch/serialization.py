@@ -8,21 +8,22 @@ by QPY. Older record formats are upgraded here before structuring.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import cattrs
 import numpy as np
-from cattrs.preconf.json import JsonConverter
-from cattrs.preconf.json import make_converter as _make_json_converter
 from qiskit.providers import JobStatus
 from qiskit.result import Result
 
 from qdispatch.circuits import CircuitBatch
 from qdispatch.errors import JobCorruptError, JobIncompatibleError
 from qdispatch.records import FORMAT_VERSION, JobRecord, JobSummary
+
+if TYPE_CHECKING:
+    from cattrs.preconf.json import JsonConverter
 
 RECORD_KIND = "qdispatch.job"
 """The ``kind`` every record file carries, to tell a qdispatch record from foreign JSON."""
@@ -62,7 +63,9 @@ def result_from_data(data: dict[str, Any]) -> Result:
 
 def make_converter() -> JsonConverter:
     """Return the converter for every qdispatch record, with QPY circuits."""
-    conv = _make_json_converter(forbid_extra_keys=True)
+    from cattrs.preconf.json import make_converter as make_json_converter
+
+    conv = make_json_converter(forbid_extra_keys=True)
     conv.register_unstructure_hook(JobStatus, lambda status: status.name)
     conv.register_structure_hook(JobStatus, lambda name, _: JobStatus[name])
     conv.register_unstructure_hook(
@@ -77,13 +80,20 @@ def make_converter() -> JsonConverter:
     return conv
 
 
-CONVERTER = make_converter()
-"""The converter qdispatch uses; stores call :func:`encode_record` and :func:`decode_record`."""
+@functools.cache
+def converter() -> JsonConverter:
+    """Return the converter qdispatch uses, built on first use.
+
+    Stores call :func:`encode_record` and :func:`decode_record`. cattrs is
+    imported here rather than at module level: loading the store plugins
+    (which import this module) is part of every ``Provider()``'s start-up.
+    """
+    return make_converter()
 
 
 def record_to_data(record: JobRecord) -> dict[str, Any]:
     """Return the JSON-safe data of ``record``, with its ``kind`` marker."""
-    data: dict[str, Any] = CONVERTER.unstructure(record)
+    data: dict[str, Any] = converter().unstructure(record)
     data["kind"] = RECORD_KIND
     return data
 
@@ -118,8 +128,10 @@ def data_to_record(data: Any, job_id: str) -> JobRecord:
     data = upgrade(dict(data), job_id)
     data.pop("kind")
     try:
-        record = CONVERTER.structure(data, JobRecord)
+        record = converter().structure(data, JobRecord)
     except Exception as exc:  # cattrs groups, QPY errors, base64 errors
+        import cattrs
+
         detail = "; ".join(cattrs.transform_error(exc)) if isinstance(exc, cattrs.BaseValidationError) else str(exc)
         raise JobCorruptError(job_id, f"job {job_id!r}: record is damaged: {detail}") from exc
     if record.job_id != job_id:
@@ -144,7 +156,7 @@ def summary_from_data(data: Any, job_id: str) -> JobSummary:
         raise JobCorruptError(job_id, f"job {job_id!r}: stored data is not a qdispatch job record")
     data = upgrade(dict(data), job_id)
     try:
-        return CONVERTER.structure(
+        return converter().structure(
             {
                 "job_id": data["job_id"],
                 "status": data["status"],
