@@ -11,6 +11,7 @@ from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 
 from qdispatch import JobCancelledError, JobFailedError, Provider
+from qdispatch.contract import check_executor
 from qdispatch.testing import HookRecorder, bell, x_circuit
 from qdispatch_dask.executor import DaskExecutor
 from qdispatch_dask.testing import DaskCluster, heavy_circuit, wait_until
@@ -27,6 +28,13 @@ def dask_provider(cluster: DaskCluster) -> Iterator[Provider]:
 def workers_of(result: object) -> list[str]:
     """Return the worker address recorded in each circuit's result metadata."""
     return [exp.metadata[WORKER_METADATA_KEY] for exp in result.results]  # type: ignore[attr-defined]
+
+
+def test_executor_keeps_the_plugin_contract(cluster: DaskCluster) -> None:
+    report = check_executor("dask", {"address": cluster.address}, timeout=60)
+    report.assert_ok()
+    assert report.outcome("cancel queued") == "passed"
+    assert report.outcome("cancel running") == "skipped"  # a worker thread cannot be interrupted
 
 
 def test_job_runs_on_the_cluster(dask_provider: Provider, cluster: DaskCluster, hook_recorder: HookRecorder) -> None:
@@ -97,23 +105,29 @@ def test_job_waiting_for_busy_workers_is_queued(
     assert hook_recorder.transitions(waiting.job_id())[-1][1] == "DONE"
 
 
-def test_cancel_releases_queued_and_running_tasks(dask_provider: Provider, cluster: DaskCluster) -> None:
+def test_cancel_drops_queued_tasks_and_lets_running_ones_finish(dask_provider: Provider, cluster: DaskCluster) -> None:
     backend = dask_provider.get_backend("aer", max_parallel_threads=1)
-    running = backend.run([heavy_circuit() for _ in range(4)], shots=5, max_circuits_per_task=1)
-    wait_until(lambda: running.status() is JobStatus.RUNNING, 30, "the job to run")
+    alone = backend.run(heavy_circuit(), shots=5)
+    mixed = backend.run([heavy_circuit() for _ in range(3)], shots=5, max_circuits_per_task=1)
+    wait_until(lambda: alone.status() is mixed.status() is JobStatus.RUNNING, 30, "both jobs to run")
+    # Now both worker threads are busy, one with each job, for a second or more.
     queued = backend.run(bell(), shots=10)
     assert queued.status() is JobStatus.QUEUED
-    assert queued.cancel() is True  # it never reached a worker thread
+    assert queued.cancel() is True
     assert queued.status() is JobStatus.CANCELLED
-    # Two of its tasks are being simulated: those run to their end on their
-    # workers (a thread cannot be interrupted), so cancel() says False ...
-    assert running.cancel() is False
-    # ... but the job is cancelled at once and Dask forgets every task of it.
-    assert running.status() is JobStatus.CANCELLED
+    # A worker thread cannot be interrupted: cancel() says False, the two
+    # queued tasks of ``mixed`` are dropped, and it ends CANCELLED once its
+    # running task has finished; ``alone`` had nothing queued, so it finishes.
+    assert mixed.cancel() is False
+    assert alone.cancel() is False
     with pytest.raises(JobCancelledError):
-        running.result(timeout=10)
-    for job in (queued, running):
+        mixed.result(timeout=60)
+    assert mixed.status() is JobStatus.CANCELLED
+    assert alone.result(timeout=60).success and alone.status() is JobStatus.DONE
+    for job in (queued, mixed):
         wait_until(lambda job=job: not cluster.scheduler_keys(job.job_id()), 30, "the scheduler to forget the tasks")
+    assert cluster.computed_keys(queued.job_id()) == []
+    assert len(cluster.computed_keys(mixed.job_id())) == 1  # the two dropped tasks never ran
 
 
 def test_killed_worker_task_is_retried_on_the_other_worker(

@@ -6,16 +6,24 @@ becomes one Dask future; a ``concurrent.futures.Future`` mirrors it for the
 job handle. Workers announce that a task started through a Dask event topic
 private to this executor, so a job turns RUNNING only when a worker really
 runs it.
+
+Cancelling a job cancels the tasks that no worker has started: each is marked
+cancelled on the scheduler (so no worker starts it later, see
+:mod:`qdispatch_dask.worker`), then Dask forgets it. A simulation already
+running in a worker thread cannot be interrupted, so, as with the ``thread``
+executor, such a task runs to its end and ``job.cancel()`` returns False.
 """
 
 from __future__ import annotations
 
 import atexit
+import collections
 import concurrent.futures
 import contextlib
 import threading
 import uuid
 import weakref
+from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +34,7 @@ from distributed.scheduler import KilledWorker, NoValidWorkerError, NoWorkerErro
 
 from qdispatch.errors import ExecutorError, TaskCancelledError, WorkerDiedError
 from qdispatch_dask.errors import DaskSchedulerError, DaskTaskError
-from qdispatch_dask.worker import run_task
+from qdispatch_dask.worker import cancelled_mark, run_task, started_mark
 
 if TYPE_CHECKING:
     from distributed import Future as DaskFuture
@@ -38,6 +46,22 @@ CONNECTION_LOST = "scheduler-connection-lost"
 """The reason Dask gives for futures it dropped when the scheduler went away."""
 
 
+class _TaskFuture(Future["Result"]):
+    """The future of one task: ``cancel()`` first makes sure that no worker has started it."""
+
+    def __init__(self, claim: Callable[[], bool]) -> None:
+        super().__init__()
+        self._claim = claim
+
+    def cancel(self) -> bool:
+        """Cancel the task if no worker has started it; return whether it is cancelled."""
+        if self.running() or self.done():
+            return super().cancel()  # False, or True if it was cancelled already
+        if not self._claim():
+            return False
+        return super().cancel()
+
+
 @attrs.define(eq=False)
 class _Entry:
     """One submitted task: its client-side future and the Dask future behind it."""
@@ -46,6 +70,7 @@ class _Entry:
     future: Future[Result]
     key: str
     dask_future: DaskFuture | None = None
+    namespace: list[str] = attrs.field(factory=list)
     started: bool = False
     cancel_requested: bool = False
 
@@ -88,10 +113,12 @@ class DaskExecutor:
         self.connect_timeout = connect_timeout
         self.dashboard_address = dashboard_address
         self._topic = f"qdispatch-started-{uuid.uuid4().hex}"
+        self._namespace = ["qdispatch-dask", self._topic]
         self._lock = threading.Lock()
         self._connect_lock = threading.Lock()
         self._entries: dict[str, _Entry] = {}
-        self._by_future: dict[Future[Result], _Entry] = {}
+        self._per_job: collections.Counter[str] = collections.Counter()
+        self._job_namespaces: dict[str, list[str]] = {}
         self._client: Client | None = None
         self._cluster: LocalCluster | None = None
         self._connection_lost = False
@@ -121,6 +148,8 @@ class DaskExecutor:
                 self._client = None
                 self._close_client(client)
             if self.address is None and self._cluster is None:
+                # Without a dashboard the scheduler still serves its HTTP routes: on a free port, not 8787.
+                http = {} if self.dashboard_address else {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
                 try:
                     self._cluster = LocalCluster(
                         n_workers=self.n_workers,
@@ -128,6 +157,7 @@ class DaskExecutor:
                         processes=True,
                         host="127.0.0.1",
                         dashboard_address=self.dashboard_address,
+                        scheduler_kwargs=http,
                     )
                 except Exception as exc:
                     raise ExecutorError(f"cannot start a local Dask cluster: {type(exc).__name__}: {exc}") from exc
@@ -163,12 +193,17 @@ class DaskExecutor:
             raise ExecutorError("the dask executor was shut down; create a new Provider")
         client = self.client()
         key = f"qdispatch-{task.job_id}-{task.index}-{uuid.uuid4().hex[:12]}"
-        entry = _Entry(task=task, future=Future(), key=key)
+        entry = _Entry(task=task, future=_TaskFuture(lambda: self._claim(entry)), key=key)
         with self._lock:
             self._entries[key] = entry
-            self._by_future[entry.future] = entry
+            if not self._per_job[task.job_id]:  # a fresh set of marks for each stretch of activity
+                self._job_namespaces[task.job_id] = [*self._namespace, task.job_id, uuid.uuid4().hex[:12]]
+            self._per_job[task.job_id] += 1
+            entry.namespace = self._job_namespaces[task.job_id]
         try:
-            dask_future = client.submit(run_task, task, self._topic, key, key=key, pure=False)
+            dask_future = client.submit(
+                run_task, task, self._topic, key, entry.namespace, key=key, pure=False
+            )
         except Exception as exc:
             self._forget(entry)
             address = self.scheduler_address or "?"
@@ -180,31 +215,22 @@ class DaskExecutor:
         dask_future.add_done_callback(lambda _f: self._on_dask_done(entry))
         return entry.future
 
-    def cancel(self, future: Future[Result]) -> bool:
-        """Cancel the task of ``future``; its future ends cancelled either way.
+    @property
+    def max_workers(self) -> int:
+        """How many tasks the cluster runs at once: its workers' threads, as the scheduler counts them now.
 
-        The Dask task is released, so no result is taken and Dask does not
-        retry it. Returns True when no worker had started it, so it never
-        runs; False when a worker was already simulating it: a worker thread
-        cannot be interrupted, so that simulation runs to its end there and
-        its result is dropped.
+        Connects first (starting the local cluster) if not yet connected.
         """
-        if future.cancel():  # not started: the done callback releases the Dask task
-            return True
-        entry = self._entry_of(future)
-        if entry is None or future.done():
-            return False
-        self._release(entry)
-        self._set_exception(
-            entry.future,
-            TaskCancelledError(f"task {entry.task.index} of job {entry.task.job_id} was cancelled while running"),
-        )
-        return False
+        workers = self.client().scheduler_info(n_workers=-1)["workers"]
+        return sum(int(info.get("nthreads", 0)) for info in workers.values())
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop accepting tasks and disconnect; a local cluster is closed.
 
-        :param wait: wait for submitted tasks to finish first; otherwise cancel them.
+        :param wait: wait for submitted tasks to finish first. Otherwise queued
+            tasks are cancelled, and tasks already running are abandoned: their
+            futures end with :class:`~qdispatch.errors.TaskCancelledError`,
+            while the workers finish the simulations and drop the results.
         """
         with self._lock:
             if self._closed:
@@ -215,13 +241,18 @@ class DaskExecutor:
             concurrent.futures.wait([entry.future for entry in entries])
         else:
             for entry in entries:
-                self.cancel(entry.future)
+                if not entry.future.cancel():  # running: nobody will be there to take the result
+                    self._release(entry)
+                    self._set_exception(entry.future, TaskCancelledError(
+                        f"task {entry.task.index} of job {entry.task.job_id} was abandoned: the dask executor "
+                        "was shut down without waiting"))
         with self._connect_lock:
             client, self._client = self._client, None
             cluster, self._cluster = self._cluster, None
         if client is not None:
             with contextlib.suppress(Exception):
                 client.unsubscribe_topic(self._topic)
+                client.set_metadata(self._namespace, None)
             self._close_client(client)
         if cluster is not None:
             cluster.close(timeout=30)
@@ -230,14 +261,25 @@ class DaskExecutor:
 
     # -- events from Dask -------------------------------------------------------------
 
-    def _entry_of(self, future: Future[Result]) -> _Entry | None:
-        with self._lock:
-            return self._by_future.get(future)
-
     def _forget(self, entry: _Entry) -> None:
+        job_id = entry.task.job_id
         with self._lock:
-            self._entries.pop(entry.key, None)
-            self._by_future.pop(entry.future, None)
+            if self._entries.pop(entry.key, None) is None:
+                return
+            self._per_job[job_id] -= 1
+            if self._per_job[job_id] > 0:
+                return
+            del self._per_job[job_id]
+            del self._job_namespaces[job_id]
+        # The job has no task in flight: nobody will look at these start marks again.
+        with contextlib.suppress(RuntimeError):  # shut down
+            self._events.submit(self._drop_marks, [*entry.namespace, "started"])
+
+    def _drop_marks(self, path: list[str]) -> None:
+        client = self._client
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.set_metadata(path, None)
 
     def _on_event(self, event: tuple[float, Any]) -> None:
         """Called on the client's event loop: hand the event to our own thread."""
@@ -258,27 +300,48 @@ class DaskExecutor:
         entry.task.report_started()
 
     def _on_future_done(self, entry: _Entry) -> None:
-        """A client-side future ended: if it was cancelled while queued, release the Dask task."""
+        """A client-side future ended: if it was cancelled before a worker started it, release the Dask task."""
         if entry.future.cancelled():
+            # Move it to CANCELLED_AND_NOTIFIED, as a pool would: concurrent.futures.wait()
+            # and as_completed() count a cancelled future as done only from then on.
+            entry.future.set_running_or_notify_cancel()
             self._release(entry)
+
+    def _claim(self, entry: _Entry) -> bool:
+        """Mark ``entry``'s task cancelled on the scheduler; True if no worker had started it.
+
+        See :mod:`qdispatch_dask.worker` for why this settles the race with a
+        worker starting the task at the same moment.
+        """
+        client = self._client
+        if client is None:
+            return False
+        try:
+            client.set_metadata(cancelled_mark(entry.namespace, entry.key), True)
+            return client.get_metadata(started_mark(entry.namespace, entry.key), default=None) is None
+        except Exception:  # cannot tell: say it may run
+            return False
 
     def _release(self, entry: _Entry) -> None:
         entry.cancel_requested = True
         self._forget(entry)
-        if entry.dask_future is not None:
-            with contextlib.suppress(Exception):  # the connection is gone: nothing left to cancel
-                entry.dask_future.cancel(reason="qdispatch-cancel", msg="cancelled by qdispatch")
+        dask_future, entry.dask_future = entry.dask_future, None
+        if dask_future is None:
+            return
+        with contextlib.suppress(Exception):  # the connection is gone: nothing left to cancel
+            dask_future.cancel(reason="qdispatch-cancel", msg="cancelled by qdispatch")
 
     def _on_dask_done(self, entry: _Entry) -> None:
         """Called in Dask's callback thread when the task finished, failed or was dropped."""
         self._forget(entry)
-        if entry.future.done() or entry.cancel_requested:
+        # Drop our reference, so the cluster frees the result once it is here.
+        dask_future, entry.dask_future = entry.dask_future, None
+        if dask_future is None or entry.future.done() or entry.cancel_requested:
             return
-        assert entry.dask_future is not None
         name = f"task {entry.task.index} of job {entry.task.job_id}"
         address = self.scheduler_address or "?"
         try:
-            status, value, worker = entry.dask_future.result()
+            status, value, worker = dask_future.result()
         except FutureCancelledError as exc:
             if exc.reason == CONNECTION_LOST:
                 self._connection_lost = True
@@ -301,6 +364,8 @@ class DaskExecutor:
             return
         if status == "ok":
             self._set_result(entry.future, value)
+        elif status == "cancelled":
+            self._set_exception(entry.future, TaskCancelledError(f"{name} was cancelled before it started"))
         else:
             remote_type, message, _ = value
             self._set_exception(

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from distributed import Client
@@ -142,6 +143,16 @@ class DaskCluster:
         keys = self.monitor.run_on_scheduler(lambda dask_scheduler: [str(k) for k in dask_scheduler.tasks])
         return [k for k in keys if job_id in k]
 
+    def computed_keys(self, job_id: str) -> list[str]:
+        """Return the keys of ``job_id``'s tasks that a worker computed, from the scheduler's transition log."""
+
+        def computed(dask_scheduler: Any) -> list[str]:
+            return sorted({str(entry[0]) for entry in dask_scheduler.transition_log
+                           if job_id in str(entry[0]) and entry[2] == "memory"})
+
+        keys: list[str] = self.monitor.run_on_scheduler(computed)
+        return keys
+
     def kill_worker(self, name: str) -> None:
         """Kill the worker process ``name`` (SIGKILL) and reap it."""
         process = self.workers[name]
@@ -154,12 +165,8 @@ class DaskCluster:
         self.scheduler.send_signal(signal.SIGKILL)
         self.scheduler.wait(timeout=10)
 
-    def stop(self) -> None:
-        """Stop every process of the cluster and check that none is left."""
-        if self._monitor is not None:
-            self._monitor.close(timeout=5)
-            self._monitor = None
-        processes = [p for p in (*self.workers.values(), self.scheduler) if p is not None]
+    @staticmethod
+    def _terminate(processes: list[subprocess.Popen[bytes]]) -> None:
         for process in processes:
             if process.poll() is None:
                 process.terminate()
@@ -170,6 +177,16 @@ class DaskCluster:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Stop every process of the cluster and check that none is left."""
+        if self._monitor is not None:
+            self._monitor.close(timeout=5)
+            self._monitor = None
+        workers = list(self.workers.values())
+        self._terminate(workers)  # workers first, while the scheduler can still say goodbye to them
+        self._terminate([self.scheduler] if self.scheduler is not None else [])
+        processes = [*workers, *([self.scheduler] if self.scheduler is not None else [])]
         alive = [p.pid for p in processes if p.poll() is None]
         if alive:
             raise RuntimeError(f"Dask processes left running: {alive}")
