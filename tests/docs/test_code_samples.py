@@ -155,7 +155,11 @@ def test_code_samples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monkey
                 try:
                     exec(compile(block.code, block.where, "exec"), namespace)
                 except Exception as exc:
-                    raise AssertionError(f"{block.where}: the sample raised {type(exc).__name__}: {exc}") from exc
+                    raise AssertionError(
+                        f"{block.where}: the sample raised {type(exc).__name__}: {exc}\n(make it run offline; "
+                        "only a sample that truly needs an external service may be marked "
+                        "<!-- docs-test: skip REASON --> on the line before it: see docs/plugins.md)"
+                    ) from exc
             elif block.lang in ("console", "shell-session"):
                 run_console(block, monkeypatch)
             elif block.lang == "toml":
