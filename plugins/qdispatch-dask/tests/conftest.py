@@ -67,14 +67,14 @@ def cluster(shared_cluster: DaskCluster) -> DaskCluster:
 
 
 @pytest.fixture
-def fresh_cluster(tmp_path: Path) -> Iterator[Callable[[int], DaskCluster]]:
+def fresh_cluster(tmp_path: Path) -> Iterator[Callable[..., DaskCluster]]:
     """Start private clusters (``fresh_cluster(n_workers)``) that a test may break; all stopped after."""
     made: list[DaskCluster] = []
 
-    def start(n_workers: int = 1) -> DaskCluster:
+    def start(n_workers: int = 1, dask_config: dict[str, str] | None = None) -> DaskCluster:
         workdir = tmp_path / f"cluster-{len(made)}"
         workdir.mkdir()
-        cluster = DaskCluster(workdir, tuple(f"w{i}" for i in range(n_workers)))
+        cluster = DaskCluster(workdir, tuple(f"w{i}" for i in range(n_workers)), dask_config)
         made.append(cluster)
         return cluster.start()
 

@@ -28,7 +28,7 @@ def test_unreachable_scheduler_at_submit_names_the_address() -> None:
 
 
 def test_lost_scheduler_ends_the_job_in_error_and_restore_resubmits(
-    fresh_cluster: Callable[[int], DaskCluster],
+    fresh_cluster: Callable[..., DaskCluster],
 ) -> None:
     first = fresh_cluster(1)
     options = {"address": first.address, "connect_timeout": 2}
@@ -53,3 +53,16 @@ def test_lost_scheduler_ends_the_job_in_error_and_restore_resubmits(
         assert restored.resubmitted
         assert restored.result(timeout=60).success
         assert restored.status() is JobStatus.DONE
+
+
+def test_job_on_a_cluster_without_workers_ends_in_error_after_the_schedulers_timeout(
+    fresh_cluster: Callable[..., DaskCluster],
+) -> None:
+    empty = fresh_cluster(0, {"DASK_DISTRIBUTED__SCHEDULER__NO_WORKERS_TIMEOUT": "1s"})
+    with Provider(executor="dask", executor_options={"address": empty.address}) as provider:
+        job = provider.get_backend("aer").run(bell(), shots=10)
+        assert job.status() is JobStatus.QUEUED
+        job.wait_for_final_state(timeout=60, wait=0.1)
+        assert job.status() is JobStatus.ERROR
+        assert "found no worker on the Dask cluster" in (job.error_message or "")
+        assert "without any running workers" in (job.error_message or "")

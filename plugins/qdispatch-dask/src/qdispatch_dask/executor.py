@@ -144,9 +144,9 @@ class DaskExecutor:
             client = self._client
             if client is not None and client.status == "running" and not self._connection_lost:
                 return client
-            if client is not None:
+            if client is not None:  # its connection was lost: let it go without waiting
                 self._client = None
-                self._close_client(client)
+                threading.Thread(target=self._close_client, args=(client,), daemon=True).start()
             if self.address is None and self._cluster is None:
                 # Without a dashboard the scheduler still serves its HTTP routes: on a free port, not 8787.
                 http = {} if self.dashboard_address else {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
@@ -354,8 +354,11 @@ class DaskExecutor:
                 error = DaskSchedulerError(address, f"the Dask scheduler at {address} dropped {name}: {exc}")
             self._set_exception(entry.future, error)
             return
-        except (KilledWorker, NoWorkerError, NoValidWorkerError) as exc:
+        except KilledWorker as exc:
             self._set_exception(entry.future, WorkerDiedError(f"{name} could not finish on the Dask cluster: {exc}"))
+            return
+        except (NoWorkerError, NoValidWorkerError) as exc:
+            self._set_exception(entry.future, ExecutorError(f"{name} found no worker on the Dask cluster at {address}: {exc}"))
             return
         except Exception as exc:
             self._set_exception(

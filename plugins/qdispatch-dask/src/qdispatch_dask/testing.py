@@ -59,14 +59,21 @@ def wait_until(condition: Callable[[], object], timeout: float = 30.0, what: str
 
 
 class DaskCluster:
-    """A scheduler and named workers, each a real ``dask`` CLI process."""
+    """A scheduler and named workers, each a real ``dask`` CLI process.
 
-    def __init__(self, workdir: Path, worker_names: tuple[str, ...] = ("w0", "w1")) -> None:
+    :param workdir: where the processes run and write their logs.
+    :param worker_names: the workers to start (none: a scheduler alone).
+    :param dask_config: extra ``DASK_*`` environment variables for every process.
+    """
+
+    def __init__(
+        self, workdir: Path, worker_names: tuple[str, ...] = ("w0", "w1"), dask_config: dict[str, str] | None = None
+    ) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.worker_names = worker_names
-        self.env = self._environment(workdir)
+        self.env = {**self._environment(workdir), **(dask_config or {})}
         self.scheduler: subprocess.Popen[bytes] | None = None
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
         self._monitor: Client | None = None
@@ -162,6 +169,9 @@ class DaskCluster:
     def kill_scheduler(self) -> None:
         """Kill the scheduler process (SIGKILL); its workers then stop by themselves."""
         assert self.scheduler is not None
+        if self._monitor is not None:  # while it can still close cleanly
+            self._monitor.close(timeout=5)
+            self._monitor = None
         self.scheduler.send_signal(signal.SIGKILL)
         self.scheduler.wait(timeout=10)
 
