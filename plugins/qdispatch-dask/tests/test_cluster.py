@@ -130,6 +130,21 @@ def test_cancel_drops_queued_tasks_and_lets_running_ones_finish(dask_provider: P
     assert len(cluster.computed_keys(mixed.job_id())) == 1  # the two dropped tasks never ran
 
 
+def test_shutdown_without_waiting_ends_every_task_cancelled(cluster: DaskCluster) -> None:
+    provider = Provider(executor="dask", executor_options={"address": cluster.address})
+    try:
+        backend = provider.get_backend("aer", max_parallel_threads=1)
+        job = backend.run([heavy_circuit() for _ in range(3)], shots=5, max_circuits_per_task=1)
+        wait_until(lambda: job.status() is JobStatus.RUNNING, 30, "the job to run")
+        provider.executor().shutdown(wait=False)
+        assert job.status() is JobStatus.CANCELLED
+        with pytest.raises(JobCancelledError):
+            job.result(timeout=5)
+    finally:
+        provider.close()
+    wait_until(lambda: not cluster.scheduler_keys(job.job_id()), 30, "the scheduler to forget the tasks")
+
+
 def test_killed_worker_task_is_retried_on_the_other_worker(
     dask_provider: Provider, cluster: DaskCluster, hook_recorder: HookRecorder
 ) -> None:
