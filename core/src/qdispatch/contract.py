@@ -533,7 +533,7 @@ def check_executor(
     pm = plugin_manager if plugin_manager is not None else get_plugin_manager()
     pm.registration("executor", name)
     checks = _Checks()
-    with tempfile.TemporaryDirectory(prefix="qdispatch-contract-") as work:
+    with tempfile.TemporaryDirectory(prefix="qdispatch-contract-", ignore_cleanup_errors=True) as work:
         run = _ExecutorChecks(pm, name, options or {}, backend, Path(work), timeout)
         try:
             if checks.run("create", run.check_create):
@@ -778,7 +778,7 @@ def check_store(
     pm = plugin_manager if plugin_manager is not None else get_plugin_manager()
     registration = pm.registration("store", name)
     checks = _Checks()
-    with tempfile.TemporaryDirectory(prefix="qdispatch-contract-") as work:
+    with tempfile.TemporaryDirectory(prefix="qdispatch-contract-", ignore_cleanup_errors=True) as work:
         opts = dict(options or {})
         try:
             takes_path = "path" in inspect.signature(registration.factory).parameters
@@ -887,7 +887,7 @@ def check_backend(
         from qdispatch.compile import transpile_for
         from qdispatch.job import Job
 
-        with tempfile.TemporaryDirectory(prefix="qdispatch-contract-") as work:
+        with tempfile.TemporaryDirectory(prefix="qdispatch-contract-", ignore_cleanup_errors=True) as work:
             kwargs = {"store": "file", "store_options": {"path": work}}
             with _provider(pm, **kwargs) as provider:
                 backend = provider.get_backend(name, **opts)
