@@ -116,3 +116,10 @@ def test_cancel_reaches_the_remote_service(qd: Any, remote: dict[str, RemoteExec
     assert err.strip() == (
         "error: job on-stubborn could not be cancelled (its service is already running it); status RUNNING"
     )
+
+
+def test_restore_resumes_a_remote_job_on_its_executor(qd: Any, remote: dict[str, RemoteExecutor]) -> None:
+    # RemoteExecutor.submit fails the test if the job is submitted again instead of resumed
+    _, err = qd.main("restore", "on-remote", "--timeout", "0.2", "--json", expect=1)
+    assert err.strip().splitlines()[-1] == "error: job on-remote did not finish within 0.2 s; it ended CANCELLED"
+    assert remote["remote"].cancelled == [{"remote_job_id": "r-remote"}]

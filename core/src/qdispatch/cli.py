@@ -265,6 +265,11 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     """Restore a stored job: an unfinished one runs again (or resumes), then its result is printed."""
+    if args.executor is None:  # a job a remote service runs resumes on the executor that submitted it
+        with _provider(args) as provider:
+            record = provider.store.load(args.job_id)
+        if not record.finished and any(c.state for c in record.chunks):
+            args.executor = record.executor
     with _provider(args) as provider:
         job = provider.job(args.job_id)  # warns when an unfinished job is submitted again
         return _finish(job, provider, args)
