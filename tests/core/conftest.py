@@ -21,7 +21,8 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = tmp_path_factory.mktemp("plugin-site")
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-         "--target", str(site), str(SOURCES / "qdispatch-throwaway"), str(SOURCES / "qdispatch-broken")],
+         "--target", str(site), str(SOURCES / "qdispatch-throwaway"), str(SOURCES / "qdispatch-broken"),
+         str(SOURCES / "qdispatch-future")],
         check=True,
     )
     return site
@@ -38,6 +39,6 @@ def throwaway_plugin(plugin_site: Path, monkeypatch: pytest.MonkeyPatch, qdispat
     """Make the pip-installed throw-away plugins visible to this process and its children."""
     _activate(plugin_site, monkeypatch)
     yield plugin_site
-    for name in [m for m in sys.modules if m.startswith(("qd_throwaway", "qd_broken"))]:
+    for name in [m for m in sys.modules if m.startswith(("qd_throwaway", "qd_broken", "qd_future"))]:
         del sys.modules[name]
     reset_plugin_manager()

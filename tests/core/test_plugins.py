@@ -60,7 +60,7 @@ def test_plugins_command_shows_the_plugin_and_the_failure(throwaway_plugin: Path
 
 
 def test_disabled_by_environment_is_never_imported(throwaway_plugin: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("QDISPATCH_DISABLED_PLUGINS", "throwaway,broken")
+    monkeypatch.setenv("QDISPATCH_DISABLED_PLUGINS", "throwaway,broken,future")
     probe = (
         "import sys, warnings; warnings.simplefilter('error');"
         "from qdispatch import Provider; p = Provider();"
@@ -72,7 +72,7 @@ def test_disabled_by_environment_is_never_imported(throwaway_plugin: Path, monke
 
 
 def test_disabled_by_configuration_file(throwaway_plugin: Path, qdispatch_home: Path) -> None:
-    (qdispatch_home / "config.toml").write_text('disabled_plugins = ["throwaway", "broken"]\n')
+    (qdispatch_home / "config.toml").write_text('disabled_plugins = ["throwaway", "broken", "future"]\n')
     completed = qdispatch_cli("backends", "--json")
     assert completed.returncode == 0, completed.stderr
     names = [row["backend"] for row in json.loads(completed.stdout)]
@@ -109,3 +109,10 @@ def test_a_name_registered_twice_keeps_the_first_and_warns() -> None:
     pm.register(Impostor(), name="impostor")
     with pytest.warns(RuntimeWarning, match="'thread' of plugin 'impostor' ignored"):
         assert pm.registration("executor", "thread").plugin == "thread"
+
+
+def test_a_plugin_for_an_unknown_hook_is_refused_alone(throwaway_plugin: Path) -> None:
+    with pytest.warns(RuntimeWarning, match="'future' failed to load: .*register_quantum_teleporters"):
+        pm = make_plugin_manager()
+    assert not pm.has_plugin("future") and "future" in pm.failures
+    assert "throwaway" in pm.names("backend") and "aer" in pm.names("backend")

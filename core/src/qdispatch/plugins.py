@@ -84,15 +84,34 @@ class PluginManager(pluggy.PluginManager):
             try:
                 plugin = ep.load()
                 self.register(plugin, name=ep.name)
+                self._check_known_hooks(ep.name)
             except Exception as exc:
+                if self.has_plugin(ep.name):
+                    self.unregister(name=ep.name)
                 self.failures[ep.name] = exc
                 warnings.warn(
                     f"qdispatch plugin {ep.name!r} failed to load: {exc}", RuntimeWarning, stacklevel=2
                 )
                 continue
             self.entry_points[ep.name] = ep
-        self.check_pending()
         self._catalogue = None
+
+    def _check_known_hooks(self, plugin_name: str) -> None:
+        """Refuse a plugin implementing a hook this qdispatch does not define.
+
+        pluggy's ``check_pending`` would do it for all plugins at once and so
+        stop every plugin from loading; here only the offending one is refused.
+        """
+        for hook_name, caller in vars(self.hook).items():
+            if hook_name.startswith("_") or caller.has_spec():
+                continue
+            for impl in caller.get_hookimpls():
+                if impl.plugin_name == plugin_name and not impl.optionalhook:
+                    raise pluggy.PluginValidationError(
+                        impl.plugin,
+                        f"implements {hook_name!r}, a hook this qdispatch does not define "
+                        "(written for another version?)",
+                    )
 
     def register(self, plugin: object, name: str | None = None) -> str | None:
         """Register ``plugin`` (and forget the catalogue and devices so they are rebuilt)."""
