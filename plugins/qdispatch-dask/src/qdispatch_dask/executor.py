@@ -28,7 +28,7 @@ from concurrent.futures import Future, InvalidStateError, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from distributed import Client, LocalCluster
+from distributed import Client, LocalCluster, as_completed
 from distributed.client import FutureCancelledError
 from distributed.scheduler import KilledWorker, NoValidWorkerError, NoWorkerError
 
@@ -120,6 +120,9 @@ class DaskExecutor:
         self._per_job: collections.Counter[str] = collections.Counter()
         self._job_namespaces: dict[str, list[str]] = {}
         self._client: Client | None = None
+        self._completed: as_completed | None = None
+        self._completed_client: Client | None = None
+        self._collecting = False
         self._cluster: LocalCluster | None = None
         self._connection_lost = False
         self._closed = False
@@ -212,7 +215,7 @@ class DaskExecutor:
             ) from exc
         entry.dask_future = dask_future
         entry.future.add_done_callback(lambda future: self._on_future_done(entry))
-        dask_future.add_done_callback(lambda _f: self._on_dask_done(entry))
+        self._track(client, dask_future)
         return entry.future
 
     @property
@@ -331,40 +334,73 @@ class DaskExecutor:
         with contextlib.suppress(Exception):  # the connection is gone: nothing left to cancel
             dask_future.cancel(reason="qdispatch-cancel", msg="cancelled by qdispatch")
 
-    def _on_dask_done(self, entry: _Entry) -> None:
-        """Called in Dask's callback thread when the task finished, failed or was dropped."""
+    def _track(self, client: Client, dask_future: DaskFuture) -> None:
+        """Have the collector thread take ``dask_future``'s outcome when it completes."""
+        with self._lock:
+            if self._completed is None or self._completed_client is not client:
+                self._completed = as_completed([], loop=client.loop, with_results=True, raise_errors=False)
+                self._completed_client = client
+                self._collecting = False
+            self._completed.add(dask_future)
+            if not self._collecting:
+                self._collecting = True
+                threading.Thread(target=self._collect, args=(self._completed,), daemon=True,
+                                 name="qdispatch-dask-results").start()
+
+    def _collect(self, completed: as_completed) -> None:
+        """Hand each finished task's outcome to its future, until nothing is left to wait for.
+
+        ``as_completed`` fetches the results in the client's event loop, all at
+        once, instead of one blocking ``Future.result()`` after another.
+        """
+        while True:
+            with self._lock:
+                if completed.is_empty():
+                    if self._completed is completed:
+                        self._collecting = False
+                    return
+            try:
+                dask_future, value = next(completed)
+            except StopIteration:
+                continue
+            with self._lock:
+                entry = self._entries.get(str(dask_future.key))
+            if entry is not None:
+                self._finish(entry, str(dask_future.status), value)
+
+    def _finish(self, entry: _Entry, status: str, value: Any) -> None:
+        """Complete ``entry``'s future from its Dask task's ``status`` and outcome ``value``."""
         self._forget(entry)
-        # Drop our reference, so the cluster frees the result once it is here.
-        dask_future, entry.dask_future = entry.dask_future, None
-        if dask_future is None or entry.future.done() or entry.cancel_requested:
+        entry.dask_future = None  # the cluster may now free the result
+        if entry.future.done() or entry.cancel_requested:
             return
         name = f"task {entry.task.index} of job {entry.task.job_id}"
         address = self.scheduler_address or "?"
-        try:
-            status, value, worker = dask_future.result()
-        except FutureCancelledError as exc:
-            if exc.reason == CONNECTION_LOST:
-                self._connection_lost = True
-                error: BaseException = DaskSchedulerError(
-                    address,
-                    f"lost the connection to the Dask scheduler at {address} before {name} finished; "
-                    "restore the job (Job.restore) to submit it again",
-                )
-            else:
-                error = DaskSchedulerError(address, f"the Dask scheduler at {address} dropped {name}: {exc}")
-            self._set_exception(entry.future, error)
+        if status == "finished":
+            self._finish_outcome(entry, name, value)
             return
-        except KilledWorker as exc:
-            self._set_exception(entry.future, WorkerDiedError(f"{name} could not finish on the Dask cluster: {exc}"))
-            return
-        except (NoWorkerError, NoValidWorkerError) as exc:
-            self._set_exception(entry.future, ExecutorError(f"{name} found no worker on the Dask cluster at {address}: {exc}"))
-            return
-        except Exception as exc:
-            self._set_exception(
-                entry.future, ExecutorError(f"{name} failed on the Dask cluster at {address}: {type(exc).__name__}: {exc}")
+        exc = value[1] if isinstance(value, tuple) and len(value) == 3 else value  # "error": (type, exc, tb)
+        if isinstance(exc, FutureCancelledError) and exc.reason == CONNECTION_LOST:
+            self._connection_lost = True
+            error: BaseException = DaskSchedulerError(
+                address,
+                f"lost the connection to the Dask scheduler at {address} before {name} finished; "
+                "restore the job (Job.restore) to submit it again",
             )
-            return
+        elif isinstance(exc, FutureCancelledError):
+            error = DaskSchedulerError(address, f"the Dask scheduler at {address} dropped {name}: {exc}")
+        elif isinstance(exc, KilledWorker):
+            error = WorkerDiedError(f"{name} could not finish on the Dask cluster: {exc}")
+        elif isinstance(exc, NoWorkerError | NoValidWorkerError):
+            error = ExecutorError(f"{name} found no worker on the Dask cluster at {address}: {exc}")
+        else:
+            error = ExecutorError(
+                f"{name} failed on the Dask cluster at {address} ({status}): {type(exc).__name__}: {exc}"
+            )
+        self._set_exception(entry.future, error)
+
+    def _finish_outcome(self, entry: _Entry, name: str, outcome: Any) -> None:
+        status, value, worker = outcome
         if status == "ok":
             self._set_result(entry.future, value)
         elif status == "cancelled":
