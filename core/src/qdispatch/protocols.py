@@ -64,6 +64,12 @@ class Executor(Protocol):
       (the future must then end with :class:`qdispatch.errors.TaskCancelledError`).
     * ``resume(task, state) -> Future``: pick up a task that a previous process
       submitted to a remote service, from the ``state`` it reported.
+
+    An executor that makes its own ``concurrent.futures.Future`` objects must
+    call ``future.set_running_or_notify_cancel()`` before it starts a task (and
+    skip the task when that returns False): a future cancelled while pending is
+    otherwise never counted as done by ``concurrent.futures.wait``, and
+    ``Job.result()`` would wait for it forever.
     """
 
     def submit(self, task: Task) -> Future[Result]:
