@@ -113,7 +113,11 @@ def test_sqlite_is_in_wal_mode_with_indexes(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "jobs.sqlite")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     indexes = {row[1] for row in db.execute("PRAGMA index_list(jobs)")}
-    assert {"jobs_status", "jobs_backend", "jobs_created"} <= indexes
+    assert {"jobs_status_listing", "jobs_backend_listing", "jobs_created"} <= indexes
+    plan = " ".join(str(row) for row in db.execute(
+        "EXPLAIN QUERY PLAN SELECT job_id, status, backend, executor, created_at, num_circuits, shots, tags "
+        "FROM jobs WHERE status = ? ORDER BY created_at DESC", ("DONE",)))
+    assert "COVERING INDEX jobs_status_listing" in plan
     db.close()
 
 

@@ -53,8 +53,14 @@ CREATE TABLE IF NOT EXISTS jobs (
     tags TEXT NOT NULL,
     record TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status, created_at);
-CREATE INDEX IF NOT EXISTS jobs_backend ON jobs (backend, created_at);
+-- Listing indexes cover every column a summary needs, so a filtered listing
+-- never reads the table rows (each holds a record of several kilobytes).
+DROP INDEX IF EXISTS jobs_status;
+DROP INDEX IF EXISTS jobs_backend;
+CREATE INDEX IF NOT EXISTS jobs_status_listing
+    ON jobs (status, created_at, job_id, backend, executor, num_circuits, shots, tags);
+CREATE INDEX IF NOT EXISTS jobs_backend_listing
+    ON jobs (backend, created_at, job_id, status, executor, num_circuits, shots, tags);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
 """
 """The table and its indexes (status, backend, creation time), created if missing."""
