@@ -183,3 +183,73 @@ def test_repr_and_html(provider: Provider) -> None:
     assert "status=DONE" in repr(job) and job.job_id() in repr(job)
     page = job._repr_html_()
     assert "DONE" in page and "aer" in page and "thread" in page and "<progress" in page
+
+
+def test_a_failed_job_can_be_run_again_after_restore(provider: Provider) -> None:
+    qc = QuantumCircuit(20)
+    qc.h(range(20))
+    qc.measure_all()
+    job = provider.get_backend("aer", method="statevector").run(qc, shots=4, max_memory_mb=1)
+    job.wait_for_final_state(timeout=60, wait=0.05)
+    job.persist()
+    kept = Job.restore(job.job_id(), provider=provider, remove_from_store=False)
+    assert kept.status() is JobStatus.ERROR and not kept.resubmitted  # by default, a failure stays a failure
+    with pytest.warns(RuntimeWarning, match="submitted again"):
+        again = Job.restore(job.job_id(), provider=provider, resubmit=True)
+    again.wait_for_final_state(timeout=60, wait=0.05)
+    assert again.resubmitted and again.status() is JobStatus.ERROR  # same memory limit, same honest failure
+    assert again.job_id() == job.job_id()
+
+
+def test_result_returns_only_after_the_finished_hooks_ran(provider: Provider, plugin_manager: object) -> None:
+    from qdispatch import hookimpl
+
+    finished: list[str] = []
+
+    class SlowWatcher:
+        @hookimpl
+        def job_finished(self, job: Job) -> None:
+            time.sleep(0.3)  # an autosave writing to a slow disk
+            finished.append(job.job_id())
+
+    plugin_manager.register(SlowWatcher(), name="slow-watcher")  # type: ignore[attr-defined]
+    try:
+        job = provider.get_backend("aer").run(seed_circuit(), shots=5)
+        job.result()
+        assert finished == [job.job_id()]
+    finally:
+        plugin_manager.unregister(name="slow-watcher")  # type: ignore[attr-defined]
+
+
+def test_device_checks_run_before_anything_is_submitted(provider: Provider, plugin_manager: object) -> None:
+    from qdispatch import InvalidInputError, hookimpl
+
+    class Picky:
+        name = "picky"
+        max_shots, max_circuits, executor, secret_options = 100, None, None, frozenset()
+
+        def __init__(self) -> None:
+            self.target = provider.get_backend("aer").target
+
+        def check_circuits(self, circuits: list[QuantumCircuit], shots: int, run_options: dict[str, object]) -> None:
+            if "memory" in run_options:
+                raise InvalidInputError("picky devices keep no per-shot memory")
+
+        def run_circuits(self, circuits: object, shots: int, run_options: object) -> object:
+            raise AssertionError("must not run")
+
+        def provenance(self) -> dict[str, object]:
+            return {}
+
+    class Plugin:
+        @hookimpl
+        def register_backends(self, register: object) -> None:
+            register("picky", Picky)  # type: ignore[operator]
+
+    plugin_manager.register(Plugin(), name="picky")  # type: ignore[attr-defined]
+    try:
+        with pytest.raises(InvalidInputError, match="per-shot memory"):
+            provider.get_backend("picky").run(seed_circuit(), shots=5, memory=True)
+        assert provider.jobs() == []
+    finally:
+        plugin_manager.unregister(name="picky")  # type: ignore[attr-defined]

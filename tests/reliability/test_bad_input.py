@@ -161,8 +161,6 @@ def job_id_cases() -> list[Case]:
     ]
     cases.append(Case(
         "backend.run job_id: empty", lambda ctx: ctx.run(bell(), job_id=""), InvalidJobIdError, "must not be empty",
-        known_bug="backend.py run: `options.pop('job_id', None) or new_job_id()` silently replaces an empty id "
-                  "(see notes/for-lead-issue5.md)",
     ))
     cases += [
         Case("store.load: dot-dot", lambda ctx: ctx.provider.store.load("../jobs"), InvalidJobIdError, "invalid job id"),
@@ -216,9 +214,7 @@ CASES: list[Case] = [
     Case("tags: not a string", lambda ctx: ctx.run(bell(), tags=[3]), InvalidInputError, "not 3"),
     Case("tags: too long", lambda ctx: ctx.run(bell(), tags=["x" * 201]), InvalidInputError, "1 to 200 characters"),
     Case("max_circuits_per_task: 0", lambda ctx: ctx.run(bell(), max_circuits_per_task=0), InvalidInputError,
-         "max_circuits_per_task must be a positive integer, not 0",
-         known_bug="provider.py new_job: `max_circuits_per_task or settings...` takes 0 for 'not given' "
-                   "(see notes/for-lead-issue5.md)"),
+         "max_circuits_per_task must be a positive integer, not 0"),
     Case("max_circuits_per_task: negative", lambda ctx: ctx.run(bell(), max_circuits_per_task=-1), InvalidInputError,
          "positive integer, not -1"),
     Case("max_circuits_per_task: a string", lambda ctx: ctx.run(bell(), max_circuits_per_task="2"), InvalidInputError,

@@ -29,7 +29,7 @@ _locks_guard = threading.Lock()
 
 def enabled(job: Job) -> bool:
     """Return whether the configuration of ``job``'s provider switches autosave on."""
-    return bool(job._provider.settings.autosave)
+    return bool(job.provider.settings.autosave)
 
 
 def _lock_for(job: Job) -> threading.RLock:
@@ -50,7 +50,7 @@ def save(job: Job) -> None:
     if not enabled(job):
         return
     with _lock_for(job):
-        job._provider.store.save(job.to_record())
+        job.provider.store.save(job.to_record())
 
 
 @hookimpl

@@ -100,7 +100,12 @@ class Backend(BackendV2):
         shots = validate_shots(options.pop("shots", self.options.shots), self._device.max_shots, self.name)
         tags = validate_tags(options.pop("tags", None))
         per_task = options.pop("max_circuits_per_task", None)
-        job_id = options.pop("job_id", None) or new_job_id()
+        job_id = options.pop("job_id", None)
+        if job_id is None:
+            job_id = new_job_id()
+        check = getattr(self._device, "check_circuits", None)
+        if check is not None:
+            check(circuits, shots, options)
         job = self._qd_provider.new_job(
             self, circuits, shots=shots, run_options=options, tags=tags,
             max_circuits_per_task=per_task, job_id=job_id,

@@ -245,8 +245,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         if not remote:
             provider.store.save(attrs.evolve(record, status=JobStatus.CANCELLED, finished_at=utcnow()))
             cancelled, status = True, JobStatus.CANCELLED.name
-    if remote:  # resume it on the executor that submitted it, then cancel it there
-        args.executor = record.executor
+    if remote:  # restore resumes it on the executor that submitted it; cancel it there
         with _provider(args) as provider:
             job = provider.job(record.job_id)
             cancelled = job.cancel()
@@ -265,11 +264,6 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     """Restore a stored job: an unfinished one runs again (or resumes), then its result is printed."""
-    if args.executor is None:  # a job a remote service runs resumes on the executor that submitted it
-        with _provider(args) as provider:
-            record = provider.store.load(args.job_id)
-        if not record.finished and any(c.state for c in record.chunks):
-            args.executor = record.executor
     with _provider(args) as provider:
         job = provider.job(args.job_id)  # warns when an unfinished job is submitted again
         return _finish(job, provider, args)

@@ -126,6 +126,8 @@ class Job(JobV1):
         self._error_message: str | None = None
         self._final: JobStatus | None = None
         self._pending_events: list[tuple[str, dict[str, Any]]] = []
+        self._finish_announced = threading.Event()
+        self._announcer: int | None = None
         self._hold_events = False
         self.resubmitted = False
         """True when :meth:`restore` had to run this unfinished job again."""
@@ -278,10 +280,21 @@ class Job(JobV1):
             self._set_status(status)
             if self._final is not None and before_final is None:
                 self._pending_events.append(("job_finished", {}))
+                self._announcer = threading.get_ident()
             events, self._pending_events = self._pending_events, []
         for hook_name, kwargs in events:
             self._pm.notify(hook_name, job=self, **kwargs)
+            if hook_name == "job_finished":
+                self._finish_announced.set()
         return status
+
+    def _await_announcement(self) -> None:
+        """Wait until the ``job_finished`` hooks ran (an autosave must land before result() returns).
+
+        The thread running those hooks, or a hook calling ``result()``, does not wait.
+        """
+        if self._announcer != threading.get_ident():
+            self._finish_announced.wait(timeout=60)
 
     # -- the JobV1 / AerJob / AQTJob interface -------------------------------------------
 
@@ -378,6 +391,7 @@ class Job(JobV1):
         else:
             with self._lock:  # finished: nothing left to notice or announce
                 status = self._final
+        self._await_announcement()
         if status is JobStatus.CANCELLED:
             raise JobCancelledError(self.job_id(), f"job {self.job_id()!r} was cancelled; it has no result")
         if status is JobStatus.ERROR:
@@ -397,14 +411,15 @@ class Job(JobV1):
         if self._submitted_at is None:
             self._refresh()
             return True
-        stop_running = getattr(self._executor, "cancel", None)
+        # The executor decides first when it can: a future may stand for a
+        # remote job that only the executor can stop.
+        stop = getattr(self._executor, "cancel", None)
         stopped_all = True
         for future in self._futures():
-            if future.done() or future.cancel():
+            if future.done():
                 continue
-            if stop_running is not None and stop_running(future):
-                continue
-            stopped_all = False
+            if not (stop(future) if stop is not None else future.cancel()):
+                stopped_all = False
         self._refresh()
         return stopped_all
 
@@ -476,14 +491,23 @@ class Job(JobV1):
         remove_from_store: bool = True,
         *,
         provider: Provider | None = None,
+        resubmit: bool = False,
     ) -> Job:
         """Rebuild a job handle from a store, in this or any later process.
 
         A finished job comes back with its result, without running again. An
         unfinished job whose executor can resume it (a remote service) carries
-        on polling the same remote job; any other unfinished job is submitted
-        again, with a warning, and ``job.resubmitted`` is True.
+        on polling the same remote job, on the executor that submitted it; any
+        other unfinished job is submitted again, with a warning, and
+        ``job.resubmitted`` is True.
 
+        :param job_id: the id of the stored job.
+        :param store: the store to read (default: the provider's).
+        :param remove_from_store: delete the record once read (before the job
+            runs again, so a saved newer state is never deleted).
+        :param provider: the provider to rebuild the job with (default: ``Provider()``).
+        :param resubmit: also run again a job stored as ERROR or CANCELLED
+            (say, one whose executor lost its cluster).
         :raises JobNotFoundError: if the store has no job ``job_id``.
         """
         from qdispatch.provider import Provider
@@ -491,19 +515,35 @@ class Job(JobV1):
         provider = provider if provider is not None else Provider()
         source = store if store is not None else provider.store
         record = source.load(validate_job_id(job_id))
+        if resubmit and record.status in (JobStatus.ERROR, JobStatus.CANCELLED):
+            record = attrs.evolve(
+                record,
+                status=JobStatus.QUEUED,
+                result=None,
+                error_message=None,
+                finished_at=None,
+                chunks=tuple(attrs.evolve(c, state={}) for c in record.chunks),
+            )
         job = provider.job_from_record(record)
         if remove_from_store:
             source.delete(job_id)
+        job._adopt(record)
         job._pm.notify("job_restored", job=job)
         return job
 
+    @property
+    def provider(self) -> Provider:
+        """The provider whose executor runs this job and whose store keeps it by default."""
+        return self._provider
+
     def _adopt(self, record: JobRecord) -> None:
-        """Take over a stored record's state (used by the provider on restore)."""
+        """Take over a stored record's state, then resume or re-run it if unfinished."""
         self._created_at = record.created_at
         self._submitted_at = record.submitted_at
         for chunk, stored in zip(self._chunks, record.chunks, strict=False):
             chunk.state = dict(stored.state)
         if record.finished:
+            self._finish_announced.set()
             self._final = record.status
             self._status = record.status
             self._finished_at = record.finished_at

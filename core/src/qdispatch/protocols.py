@@ -34,6 +34,12 @@ class Device(Protocol):
 
     ``run_circuits`` executes in the current process; it is called by
     :meth:`qdispatch.Task.run`, in whatever process the executor chose.
+
+    Optional method: ``check_circuits(circuits, shots, run_options)``, called by
+    ``backend.run`` after the core's own checks, raises
+    :class:`qdispatch.InvalidInputError` for what this device cannot run
+    (a gate on qubits it does not couple, an unsupported run option), so the
+    user hears of it before anything is submitted.
     """
 
     name: str

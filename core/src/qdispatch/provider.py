@@ -139,16 +139,20 @@ class Provider:
         tags: Sequence[str],
         max_circuits_per_task: int | None,
         job_id: str,
+        executor_name: str | None = None,
     ) -> Job:
-        """Make an unsubmitted job for ``backend`` (``Backend.run`` calls this)."""
+        """Make an unsubmitted job for ``backend`` (``Backend.run`` calls this).
+
+        :param executor_name: the executor to use instead of the backend's.
+        """
         from qdispatch.job import Job
 
-        per_task = max_circuits_per_task or self.settings.max_circuits_per_task
+        per_task = self.settings.max_circuits_per_task if max_circuits_per_task is None else max_circuits_per_task
         if isinstance(per_task, bool) or not isinstance(per_task, int) or per_task < 1:
             raise InvalidInputError(f"max_circuits_per_task must be a positive integer, not {per_task!r}")
         if backend.max_circuits is not None:
             per_task = min(per_task, backend.max_circuits)
-        executor_name = backend.executor_name
+        executor_name = executor_name or backend.executor_name
         return Job(
             backend,
             job_id,
@@ -163,8 +167,14 @@ class Provider:
         )
 
     def job_from_record(self, record: JobRecord) -> Job:
-        """Rebuild a job from its record: finished jobs keep their result, others resume."""
+        """Rebuild the job handle of ``record``, not yet resumed (``Job.restore`` does that).
+
+        A job that a remote service was running is bound to the executor that
+        submitted it, so it can resume polling; any other job to this
+        provider's executor for its backend.
+        """
         backend = self.get_backend(record.backend, **record.backend_options)
+        resumable = not record.finished and any(chunk.state for chunk in record.chunks)
         chunk_size = max((c.stop - c.start for c in record.chunks), default=len(record.circuits))
         job = self.new_job(
             backend,
@@ -174,8 +184,8 @@ class Provider:
             tags=record.tags,
             max_circuits_per_task=max(chunk_size, 1),
             job_id=record.job_id,
+            executor_name=record.executor if resumable else None,
         )
-        job._adopt(record)
         return job
 
     def jobs(

@@ -147,6 +147,8 @@ def decode_record(text: str | bytes, job_id: str) -> JobRecord:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise JobCorruptError(job_id, f"job {job_id!r}: record is not valid JSON ({exc})") from exc
+    except RecursionError as exc:  # JSON nested deeper than the parser goes
+        raise JobCorruptError(job_id, f"job {job_id!r}: record is not valid JSON (nested too deeply)") from exc
     return data_to_record(data, job_id)
 
 

@@ -37,7 +37,7 @@ class Task:
     index: int
     circuits: CircuitBatch
     backend: str
-    backend_options: dict[str, Any]
+    backend_options: dict[str, Any] = attrs.field(repr=False)  # may hold tokens
     shots: int
     run_options: dict[str, Any]
     start: int = 0

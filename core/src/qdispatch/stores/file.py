@@ -14,8 +14,7 @@ from qdispatch.config import default_data_dir
 from qdispatch.errors import InvalidJobIdError, JobCorruptError, JobError, JobNotFoundError, StoreError
 from qdispatch.hookspecs import hookimpl
 from qdispatch.jobids import validate_job_id
-from qdispatch.serialization import encode_record, summary_from_data
-from qdispatch.stores.decoding import load_record
+from qdispatch.serialization import decode_record, encode_record, summary_from_data
 from qdispatch.stores.paths import FILE_MODE, private_directory
 
 if TYPE_CHECKING:
@@ -98,7 +97,7 @@ class FileStore:
             raise JobNotFoundError(job_id, f"the file store at {self.path}") from None
         except OSError as exc:
             raise StoreError(f"cannot read job {job_id!r} from {self.path}: {exc.strerror or exc}") from exc
-        return load_record(data, job_id)
+        return decode_record(data, job_id)
 
     def delete(self, job_id: str) -> None:
         """Remove the record of ``job_id``."""

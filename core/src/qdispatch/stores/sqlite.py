@@ -31,8 +31,7 @@ from qdispatch.errors import JobNotFoundError, StoreError
 from qdispatch.hookspecs import hookimpl
 from qdispatch.jobids import validate_job_id
 from qdispatch.records import JobSummary
-from qdispatch.serialization import encode_record
-from qdispatch.stores.decoding import load_record
+from qdispatch.serialization import decode_record, encode_record
 from qdispatch.stores.paths import FILE_MODE, private_directory, private_file
 
 if TYPE_CHECKING:
@@ -199,7 +198,7 @@ class SqliteStore:
         )
         if row is None:
             raise JobNotFoundError(job_id, f"the sqlite store {self.path}")
-        return load_record(row[0], job_id)
+        return decode_record(row[0], job_id)
 
     def delete(self, job_id: str) -> None:
         """Remove the record of ``job_id``."""
