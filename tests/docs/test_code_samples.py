@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
 from contextlib import chdir, redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -135,6 +136,15 @@ def run_pytest(block: Block, scratch: Path) -> None:
     )
     assert completed.returncode == 0, f"{block.where}: the sample's tests failed\n{completed.stdout}\n{completed.stderr}"
     assert re.search(r"\b\d+ passed\b", completed.stdout) and "skipped" not in completed.stdout
+
+
+@pytest.fixture(autouse=True)
+def _restore_environment() -> Iterator[None]:
+    """Undo what a sample sets in ``os.environ`` (a token, say), so later tests never see it."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(DOCS)) for p in PAGES])

@@ -25,7 +25,7 @@ from qiskit.transpiler import InstructionProperties, Target
 from qiskit_aer import AerSimulator
 from qiskit_aer.noise import NoiseModel, ReadoutError, depolarizing_error
 
-from qdispatch.errors import BackendError, ConfigurationError
+from qdispatch.errors import ConfigurationError, InvalidInputError
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -125,17 +125,27 @@ class VendorDevice:
         self.target = make_target(noise)
         self._simulator = AerSimulator(noise_model=noise.noise_model(), seed_simulator=seed_simulator)
 
+    def check_circuits(
+        self, circuits: Sequence[QuantumCircuit], shots: int, run_options: Mapping[str, Any]
+    ) -> None:
+        """Refuse, before anything is submitted, what this hardware cannot do.
+
+        qdispatch has already checked the circuits' width and gate names
+        against the target and calls this (optional) method next, from
+        ``backend.run``: here, a ``cz`` between qubits that are not neighbours.
+        """
+        for index, circuit in enumerate(circuits):
+            check_connectivity(circuit, index, self.name)
+
     def run_circuits(
         self, circuits: Sequence[QuantumCircuit], shots: int, run_options: Mapping[str, Any]
     ) -> Result:
         """Run ``circuits`` with ``shots`` each, here and now; return their ``Result``.
 
-        qdispatch has already checked the circuits' width and gate names against
-        the target; a device still refuses what its hardware cannot do, here a
-        ``cz`` between qubits that are not neighbours.
+        The connectivity is checked again: a task can also arrive from a
+        restored record, written before a change of the device.
         """
-        for index, circuit in enumerate(circuits):
-            check_connectivity(circuit, index, self.name)
+        self.check_circuits(circuits, shots, run_options)
         return self._simulator.run(list(circuits), shots=shots, **run_options).result()
 
     def provenance(self) -> dict[str, Any]:
@@ -149,12 +159,12 @@ class VendorDevice:
 
 
 def check_connectivity(circuit: QuantumCircuit, index: int, backend: str) -> None:
-    """Raise :class:`qdispatch.BackendError` if a two-qubit gate of ``circuit`` spans non-neighbours."""
+    """Raise :class:`qdispatch.InvalidInputError` if a two-qubit gate of ``circuit`` spans non-neighbours."""
     coupled = {frozenset(pair) for pair in COUPLING}
     for instruction in circuit.data:
         qubits = [circuit.find_bit(q).index for q in instruction.qubits]
         if len(qubits) == 2 and instruction.operation.name != "barrier" and frozenset(qubits) not in coupled:
-            raise BackendError(
+            raise InvalidInputError(
                 f"circuit {index} ({circuit.name!r}) applies {instruction.operation.name} to qubits "
                 f"{qubits[0]} and {qubits[1]}, which are not neighbours on {backend!r}; "
                 "run transpile(circuits, backend) first"
