@@ -203,7 +203,7 @@ def fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "n/a"
     if unit == "s":
-        return f"{value * 1e3:.1f} ms" if value < 10 else f"{value:.2f} s"
+        return f"{value * 1e3:.1f} ms" if value < 1 else f"{value:.2f} s"
     if unit == "ms":
         return f"{value:.3f} ms" if value < 1 else f"{value:.2f} ms"
     if unit == "jobs/s":

@@ -52,6 +52,30 @@ and the load average before and after each benchmark is recorded with it.
   that needs them is used.
 """
 
+LIMITS = """\
+## What limits the figures
+
+- **Aer's own cost per call.** Splitting a job into tasks of
+  `max_circuits_per_task` circuits (100 by default) means several Aer calls
+  instead of one, and each call has a fixed cost inside Aer; raw Aer shows
+  the same cost when it is given the same chunks. Larger tasks reduce it, at
+  the price of coarser progress and cancellation.
+- **One extra thread per task on the thread executor.** A task blocks a pool
+  thread until Aer's own pool thread has run it, so a one-circuit job crosses
+  two more threads than a raw `AerJob`, and qdispatch's bookkeeping (status,
+  progress, lifecycle hooks) holds the GIL that Aer's Python also needs.
+- **fsync is the floor of durable storage.** With one fsync per job in every
+  store, storage throughput is bounded by the disk's flush latency. The
+  persistence benchmark measures raw `sqlite3` INSERTs of the same rows
+  (WAL, `synchronous=FULL`) beside the stores: no store at equal durability
+  can beat that floor, so the storage-alone ratio against the peer cannot
+  exceed the floor's.
+- **A shared machine.** Aer's OpenMP threads spin after each run, so a small
+  Aer run uses both cores of this machine; any other load shows up in the
+  wall time. CPU-time ratios are recorded beside wall-time ratios because
+  they are less disturbed.
+"""
+
 REPRODUCE = """\
 ## Reproducing
 
@@ -91,7 +115,7 @@ def load_results(directory: Path) -> list[dict[str, Any]]:
 def _ratio_text(ratio: Mapping[str, Any] | None) -> str:
     if not ratio or ratio.get("median") is None:
         return "n/a"
-    return f"**{ratio['median']:.2f}** ({ratio['min']:.2f}-{ratio['max']:.2f})"
+    return f"**{ratio['median']:.3f}** ({ratio['min']:.3f}-{ratio['max']:.3f})"
 
 
 def _figure(case: Mapping[str, Any]) -> tuple[str, float | None]:
@@ -239,7 +263,7 @@ def render(results: list[dict[str, Any]]) -> str:
     for data in results:
         name = str(data.get("benchmark", "result"))
         lines += standard_section(data) if _standard(data) else generic_section(name, data)
-    lines.append(REPRODUCE)
+    lines += [LIMITS, REPRODUCE]
     return "\n".join(lines).rstrip() + "\n"
 
 
