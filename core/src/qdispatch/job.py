@@ -160,13 +160,23 @@ class Job(JobV1):
             if self._submitted_at is not None or self._final is not None:
                 raise JobStateError(self.job_id(), f"job {self.job_id()!r} was already submitted")
             self._submitted_at = utcnow()
-            tasks = [self._task(i) for i in range(len(self._chunks))]
+        self._launch(resume_states=None, announce_submitted=True)
+
+    def _launch(self, resume_states: list[dict[str, Any]] | None, announce_submitted: bool) -> None:
+        """Hand every task to the executor (resuming those with a state), then report QUEUED.
+
+        Status events wait until every task is out, so hooks see
+        ``job_submitted`` and INITIALIZING -> QUEUED before anything a fast
+        task reports.
+        """
+        tasks = [self._task(i) for i in range(len(self._chunks))]
         self._hold_events = True
         try:
-            self._start(tasks, resume_states=None)
+            self._start(tasks, resume_states)
         finally:
             self._hold_events = False
-        self._pm.notify("job_submitted", job=self)
+        if announce_submitted:
+            self._pm.notify("job_submitted", job=self)
         self._announce_queued()
         self._refresh()
 
@@ -564,14 +574,7 @@ class Job(JobV1):
                 stacklevel=3,
             )
         self._submitted_at = utcnow() if self._submitted_at is None or not resumable else self._submitted_at
-        tasks = [self._task(i) for i in range(len(self._chunks))]
-        self._hold_events = True
-        try:
-            self._start(tasks, resume_states=states if resumable else None)
-        finally:
-            self._hold_events = False
-        self._announce_queued()
-        self._refresh()
+        self._launch(resume_states=states if resumable else None, announce_submitted=False)
 
     # -- display -------------------------------------------------------------------------
 
