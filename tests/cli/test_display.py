@@ -19,11 +19,12 @@ def test_jupyter_shows_status_progress_backend_and_executor(provider: Provider) 
 
 
 def test_jupyter_shows_the_error_escaped(provider: Provider) -> None:
-    circuit = QuantumCircuit(5)
-    circuit.cz(0, 4)
+    circuit = QuantumCircuit(20, name="<b>'big'</b>")
+    circuit.h(range(20))
     circuit.measure_all()
-    job = provider.get_backend("example_vendor").run(circuit, shots=5)
+    job = provider.get_backend("aer", method="statevector").run(circuit, shots=5, max_memory_mb=1)
     job.wait_for_final_state(timeout=60, wait=0.05)
     page = job._repr_html_()
-    assert "ERROR" in page and "0 / 1 circuits (0%)" in page and "example_serial" in page
-    assert "not neighbours on &#x27;example_vendor&#x27;" in page  # html-escaped quotes
+    assert "ERROR" in page and "0 / 1 circuits (0%)" in page and "thread" in page
+    assert "Insufficient memory" in page
+    assert "&lt;b&gt;&#x27;big&#x27;&lt;/b&gt;" in page and "<b>'big'</b>" not in page  # escaped
