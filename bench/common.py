@@ -283,3 +283,20 @@ def isolated_config() -> Iterator[Path]:
 def progress(message: str) -> None:
     """Print a progress line to stderr (tables go to stdout)."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+_one_thread_simulator: Any = None
+
+
+def one_thread_aer_run(circuit: Any, shots: int) -> Any:
+    """Simulate ``circuit`` with a one-thread ``AerSimulator``, built once per process.
+
+    The raw side of the parallel benchmarks: run in pool or Dask workers, so it
+    must be a module-level function.
+    """
+    global _one_thread_simulator
+    if _one_thread_simulator is None:
+        from qiskit_aer import AerSimulator
+
+        _one_thread_simulator = AerSimulator(max_parallel_threads=1)
+    return _one_thread_simulator.run(circuit, shots=shots).result()

@@ -38,19 +38,6 @@ SHOTS = 100
 SEED = 47
 WORKERS = 2
 
-_simulator: Any = None
-
-
-def raw_simulate(circuit: Any, shots: int) -> Any:
-    """Simulate ``circuit`` on a Dask worker with a one-thread AerSimulator (built once per worker)."""
-    global _simulator
-    if _simulator is None:
-        from qiskit_aer import AerSimulator
-
-        _simulator = AerSimulator(max_parallel_threads=1)
-    return _simulator.run(circuit, shots=shots).result()
-
-
 def plan(args: Any) -> dict[str, int]:
     """Return the sizes and rounds for the chosen mode."""
     if args.tiny:
@@ -113,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
 
             def raw_batch(circuit: Any, count: int, shots: int) -> float:
                 started = time.perf_counter()
-                futures = [raw.submit(raw_simulate, circuit, shots, pure=False) for _ in range(count)]
+                futures = [raw.submit(common.one_thread_aer_run, circuit, shots, pure=False) for _ in range(count)]
                 for result in raw.gather(futures):
                     if not result.success:
                         raise RuntimeError("a raw Dask task failed")
@@ -146,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                 "qdispatch dask executor": lambda r: sequential(
                     lambda: on_dask.run(trivial, shots=1).result(), p["sequential"]),
                 "raw Client.submit": lambda r: sequential(
-                    lambda: raw.submit(raw_simulate, trivial, 1, pure=False).result(), p["sequential"]),
+                    lambda: raw.submit(common.one_thread_aer_run, trivial, 1, pure=False).result(), p["sequential"]),
             })
         finally:
             dask.close()

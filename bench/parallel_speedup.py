@@ -24,19 +24,6 @@ TITLE = "Parallel speed-up: process executor, 2 workers vs 1 (Aer at one thread)
 SHOTS = 100
 SEED = 33
 
-_simulator: Any = None
-
-
-def raw_run(circuit: Any, shots: int) -> Any:
-    """Simulate ``circuit`` in a raw pool worker with a one-thread AerSimulator (built once)."""
-    global _simulator
-    if _simulator is None:
-        from qiskit_aer import AerSimulator
-
-        _simulator = AerSimulator(max_parallel_threads=1)
-    return _simulator.run(circuit, shots=shots).result()
-
-
 def plan(args: Any) -> dict[str, int]:
     """Return the circuit size, circuits per job and rounds for the chosen mode."""
     if args.tiny:
@@ -88,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         def raw(workers: int) -> Any:
             def measure(_r: int) -> float:
                 start = time.perf_counter()
-                futures = [pools[workers].submit(raw_run, c, SHOTS) for c in circuits]
+                futures = [pools[workers].submit(common.one_thread_aer_run, c, SHOTS) for c in circuits]
                 results = [f.result() for f in futures]
                 elapsed = time.perf_counter() - start
                 assert all(r.success for r in results)
