@@ -241,16 +241,14 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         record = provider.store.load(args.job_id)
         if record.finished:
             raise JobStateError(record.job_id, f"job {record.job_id} already ended {record.status.name}; nothing to cancel")
-        remote = any(c.state for c in record.chunks) and hasattr(provider.executor(record.executor), "resume")
-        if not remote:
-            provider.store.save(attrs.evolve(record, status=JobStatus.CANCELLED, finished_at=utcnow()))
-            cancelled, status = True, JobStatus.CANCELLED.name
-    if remote:  # restore resumes it on the executor that submitted it; cancel it there
-        with _provider(args) as provider:
-            job = provider.job(record.job_id)
+        if record.remote and hasattr(provider.executor(record.executor), "resume"):
+            job = provider.job(record.job_id)  # resumed on the executor that submitted it; cancel it there
             cancelled = job.cancel()
             job.persist(provider.store)
             status = job.status().name
+        else:
+            provider.store.save(attrs.evolve(record, status=JobStatus.CANCELLED, finished_at=utcnow()))
+            cancelled, status = True, JobStatus.CANCELLED.name
     if args.json:
         _print_json({"job_id": record.job_id, "cancelled": cancelled, "status": status})
     elif cancelled:

@@ -564,7 +564,7 @@ class Job(JobV1):
             self._reported_progress = self._progress_locked().finished_count
             return
         states = [dict(c.state) for c in record.chunks] if len(record.chunks) == len(self._chunks) else None
-        resumable = getattr(self._executor, "resume", None) is not None and states and any(states)
+        resumable = states is not None and record.remote and getattr(self._executor, "resume", None) is not None
         if not resumable:
             self.resubmitted = True
             warnings.warn(

@@ -174,7 +174,6 @@ class Provider:
         provider's executor for its backend.
         """
         backend = self.get_backend(record.backend, **record.backend_options)
-        resumable = not record.finished and any(chunk.state for chunk in record.chunks)
         chunk_size = max((c.stop - c.start for c in record.chunks), default=len(record.circuits))
         job = self.new_job(
             backend,
@@ -184,7 +183,7 @@ class Provider:
             tags=record.tags,
             max_circuits_per_task=max(chunk_size, 1),
             job_id=record.job_id,
-            executor_name=record.executor if resumable else None,
+            executor_name=record.executor if record.remote else None,
         )
         return job
 

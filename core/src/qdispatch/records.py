@@ -80,6 +80,11 @@ class JobRecord:
         """Whether the job had reached a final status when recorded."""
         return self.status in FINAL_STATUSES
 
+    @property
+    def remote(self) -> bool:
+        """Whether an unfinished job's tasks were handed to a remote service (they hold its state)."""
+        return not self.finished and any(chunk.state for chunk in self.chunks)
+
     def summary(self) -> JobSummary:
         """Return the light summary of this record that listings show."""
         return JobSummary(
