@@ -47,8 +47,11 @@ class Task:
     def run(self) -> Result:
         """Run the circuits on the backend in this process and return the result."""
         self.report_started()
-        device = self.device or device_for(self.backend, self.backend_options)
-        return device.run_circuits(list(self.circuits), self.shots, self.run_options)
+        return self.resolve_device().run_circuits(list(self.circuits), self.shots, self.run_options)
+
+    def resolve_device(self) -> Device:
+        """Return the device to run on: the one handed over in this process, else this process's own."""
+        return self.device if self.device is not None else device_for(self.backend, self.backend_options)
 
     def report_started(self) -> None:
         """Tell the job that this task began running."""

@@ -229,9 +229,7 @@ class AQTExecutor:
 
     @staticmethod
     def _device(task: Task) -> AQTDevice:
-        from qdispatch.task import device_for
-
-        device = task.device if task.device is not None else device_for(task.backend, task.backend_options)
+        device = task.resolve_device()
         if not isinstance(device, AQTDevice):
             raise ExecutorError(
                 f"the aqt executor runs only the 'aqt' backend, not {task.backend!r}; "
