@@ -13,6 +13,7 @@ from qdispatch.backend import Backend
 from qdispatch.config import Settings, load_settings
 from qdispatch.errors import InvalidInputError
 from qdispatch.plugins import PluginManager, check_options, get_plugin_manager
+from qdispatch.validation import validate_positive_int
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -148,8 +149,7 @@ class Provider:
         from qdispatch.job import Job
 
         per_task = self.settings.max_circuits_per_task if max_circuits_per_task is None else max_circuits_per_task
-        if isinstance(per_task, bool) or not isinstance(per_task, int) or per_task < 1:
-            raise InvalidInputError(f"max_circuits_per_task must be a positive integer, not {per_task!r}")
+        validate_positive_int("max_circuits_per_task", per_task)
         if backend.max_circuits is not None:
             per_task = min(per_task, backend.max_circuits)
         executor_name = executor_name or backend.executor_name

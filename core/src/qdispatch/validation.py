@@ -94,3 +94,10 @@ def validate_tags(tags: Any) -> tuple[str, ...]:
         if not isinstance(tag, str) or not tag or len(tag) > 200:
             raise InvalidInputError(f"each tag must be a string of 1 to 200 characters, not {tag!r}")
     return tuple(tags)
+
+
+def validate_positive_int(name: str, value: Any) -> int:
+    """Return ``value`` if it is a whole number of at least 1 (not a bool), else raise naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(f"{name} must be a positive integer, not {value!r}")
+    return value

@@ -23,8 +23,9 @@ from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
-from qdispatch.errors import ExecutorError, InvalidInputError, TaskCancelledError, WorkerDiedError
+from qdispatch.errors import ExecutorError, TaskCancelledError, WorkerDiedError
 from qdispatch.hookspecs import hookimpl
+from qdispatch.validation import validate_positive_int
 
 if TYPE_CHECKING:
     from qiskit.result import Result
@@ -292,8 +293,8 @@ class ProcessExecutor:
     """
 
     def __init__(self, max_workers: int | None = None) -> None:
-        if max_workers is not None and (isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1):
-            raise InvalidInputError(f"max_workers must be a positive integer, not {max_workers!r}")
+        if max_workers is not None:
+            validate_positive_int("max_workers", max_workers)
         self.max_workers = max_workers or os.cpu_count() or 1
         self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.lock = threading.Lock()

@@ -11,8 +11,9 @@ import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from qdispatch.errors import ExecutorError, InvalidInputError
+from qdispatch.errors import ExecutorError
 from qdispatch.hookspecs import hookimpl
+from qdispatch.validation import validate_positive_int
 
 if TYPE_CHECKING:
     from qiskit.result import Result
@@ -28,8 +29,8 @@ class ThreadExecutor:
     """
 
     def __init__(self, max_workers: int | None = None) -> None:
-        if max_workers is not None and (isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1):
-            raise InvalidInputError(f"max_workers must be a positive integer, not {max_workers!r}")
+        if max_workers is not None:
+            validate_positive_int("max_workers", max_workers)
         self.max_workers = max_workers or min(4, os.cpu_count() or 1)
         self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="qdispatch")
         self._closed = False
