@@ -111,10 +111,11 @@ class BoastfulExecutor(PoolExecutor):
 
 
 class ForgetfulExecutor(PoolExecutor):
-    """Keeps accepting tasks after shutdown."""
+    """Waits for its tasks on shutdown, then keeps accepting new ones."""
 
     def shutdown(self, wait: bool = True) -> None:
-        pass
+        self.pool.shutdown(wait=wait)
+        self.pool = ThreadPoolExecutor(1)
 
 
 _memory: dict[str, dict[str, Any]] = {}
