@@ -31,6 +31,30 @@ def test_records_are_json_with_qpy_circuits_and_no_pickle(encoded: tuple[str, st
     assert b"\x80\x04" not in text.encode() and "__reduce__" not in text
 
 
+def test_the_encoded_document_is_the_records_data_and_reads_back(provider: Provider) -> None:
+    job = provider.get_backend("aer").run([bell(), bell()], shots=20, tags=["x"], seed_simulator=5)
+    job.result()
+    record = job.to_record()
+    text = encode_record(record)
+    assert json.loads(text) == json.loads(json.dumps(serialization.record_to_data(record)))
+    assert encode_record(job.to_record()) == text  # the second encoding reuses the cached parts
+    again = decode_record(text, record.job_id)
+    assert again.result is not None and again.result.get_counts() == job.result().get_counts()
+    assert list(again.circuits) == list(record.circuits) and again.tags == ("x",)
+
+
+def test_numpy_values_in_a_result_are_stored_as_plain_json(provider: Provider) -> None:
+    import numpy as np
+    from qiskit.result import Result
+
+    job = provider.get_backend("aer").run(bell(), shots=8)
+    data = job.result().to_dict()
+    data["results"][0]["metadata"] = {"energy": np.float64(0.25), "n": np.int64(3), "phase": 1j, "v": np.arange(2)}
+    record = __import__("attrs").evolve(job.to_record(), result=Result.from_dict(data))
+    stored = json.loads(encode_record(record))["result"]["results"][0]["metadata"]
+    assert stored == {"energy": 0.25, "n": 3, "phase": [0.0, 1.0], "v": [0, 1]}
+
+
 def test_a_record_from_an_older_qdispatch_release_still_restores(encoded: tuple[str, str]) -> None:
     job_id, text = encoded
     data = json.loads(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import threading
 from collections.abc import Iterator, Sequence
@@ -18,11 +19,12 @@ class CircuitBatch(Sequence[QuantumCircuit]):
     by both. A batch pickles as QPY, never as pickled circuit objects.
     """
 
-    __slots__ = ("_circuits", "_lock", "_qpy")
+    __slots__ = ("_circuits", "_lock", "_qpy", "_qpy_base64")
 
     def __init__(self, circuits: Sequence[QuantumCircuit], qpy_bytes: bytes | None = None) -> None:
         self._circuits = tuple(circuits)
         self._qpy = qpy_bytes
+        self._qpy_base64: str | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -39,6 +41,12 @@ class CircuitBatch(Sequence[QuantumCircuit]):
                 qpy.dump(list(self._circuits), buffer)
                 self._qpy = buffer.getvalue()
             return self._qpy
+
+    def qpy_base64(self) -> str:
+        """Return the QPY bytes as base64 text (how records carry them), encoding on first call only."""
+        if self._qpy_base64 is None:
+            self._qpy_base64 = base64.b64encode(self.qpy()).decode("ascii")
+        return self._qpy_base64
 
     def slice(self, start: int, stop: int) -> CircuitBatch:
         """Return the circuits ``[start:stop]`` as a new batch (sharing the cache if whole)."""

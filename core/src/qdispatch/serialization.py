@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import threading
+import weakref
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -50,10 +52,41 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+class _EncodedResult:
+    """A result's JSON-safe data and its JSON text, computed together once."""
+
+    __slots__ = ("data", "text")
+
+    def __init__(self, result: Result) -> None:
+        self.data: dict[str, Any] = jsonable(result.to_dict())
+        self.text = json.dumps(self.data, separators=(",", ":"), allow_nan=False)
+
+
+_encoded_results: weakref.WeakKeyDictionary[Result, _EncodedResult] = weakref.WeakKeyDictionary()
+_encoded_results_lock = threading.Lock()
+
+
+def _encoded(result: Result) -> _EncodedResult:
+    """Return the encoding of ``result``, computing it on first use.
+
+    A finished job keeps one ``Result`` and is persisted again and again (on
+    every status change, to every store it is exported to), so its encoding
+    is kept beside it for as long as the ``Result`` lives, as the circuits'
+    QPY is. qdispatch treats a result as a value: changing a ``Result`` in
+    place after its job was first persisted does not change what is stored.
+    """
+    with _encoded_results_lock:
+        encoded = _encoded_results.get(result)
+    if encoded is None:
+        encoded = _EncodedResult(result)
+        with _encoded_results_lock:
+            encoded = _encoded_results.setdefault(result, encoded)
+    return encoded
+
+
 def result_to_data(result: Result) -> dict[str, Any]:
-    """Turn a Qiskit ``Result`` into JSON-safe data."""
-    data: dict[str, Any] = jsonable(result.to_dict())
-    return data
+    """Turn a Qiskit ``Result`` into JSON-safe data (shared: do not change it)."""
+    return _encoded(result).data
 
 
 def result_from_data(data: dict[str, Any]) -> Result:
@@ -69,7 +102,7 @@ def make_converter() -> JsonConverter:
     conv.register_unstructure_hook(JobStatus, lambda status: status.name)
     conv.register_structure_hook(JobStatus, lambda name, _: JobStatus[name])
     conv.register_unstructure_hook(
-        CircuitBatch, lambda batch: base64.b64encode(batch.qpy()).decode("ascii")
+        CircuitBatch, lambda batch: batch.qpy_base64()
     )
     conv.register_structure_hook(
         CircuitBatch, lambda text, _: CircuitBatch.from_qpy(base64.b64decode(text, validate=True))
@@ -99,8 +132,20 @@ def record_to_data(record: JobRecord) -> dict[str, Any]:
 
 
 def encode_record(record: JobRecord) -> str:
-    """Encode ``record`` as a JSON document."""
-    return json.dumps(record_to_data(record), separators=(",", ":"), allow_nan=False)
+    """Encode ``record`` as a JSON document.
+
+    The two large fields are spliced in as text encoded once: the circuits'
+    base64 QPY (cached by :class:`~qdispatch.circuits.CircuitBatch`) and the
+    result's JSON (cached per ``Result``). Only the small fields are encoded
+    on every call.
+    """
+    data = record_to_data(record)
+    circuits = data.pop("circuits")
+    data.pop("result")
+    result = "null" if record.result is None else _encoded(record.result).text
+    head = json.dumps(data, separators=(",", ":"), allow_nan=False)
+    # base64 text has no character JSON must escape, so it goes in between quotes as it is.
+    return f'{head[:-1]},"circuits":"{circuits}","result":{result}}}'
 
 
 def upgrade(data: dict[str, Any], job_id: str) -> dict[str, Any]:
