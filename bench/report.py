@@ -78,7 +78,7 @@ LIMITS = """\
   persistence benchmark measures raw `sqlite3` INSERTs of the same rows
   (WAL, `synchronous=FULL`) beside the stores: no store at equal durability
   can beat that floor, so the storage-alone ratio against the peer cannot
-  exceed the floor's. On this machine the floor itself is below 2.5× the
+  exceed the floor's. On this machine the floor itself is below 2.5 times the
   peer, so that target cannot be met at equal durability.
 - **A shared machine.** Aer's OpenMP threads spin after each run, so a small
   Aer run uses both cores of this machine; any other load shows up in the
