@@ -27,6 +27,7 @@ import random
 import statistics
 import time
 import uuid
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,26 @@ def plan(args: Any) -> dict[str, int]:
     if args.quick:
         return {"jobs": 1000, "rounds": 5, "restore_rounds": 3, "restore_per_round": 50, "list_rounds": 3}
     return {"jobs": 10_000, "rounds": 10, "restore_rounds": 9, "restore_per_round": 100, "list_rounds": 5}
+
+
+def beside_peer(
+    times: Mapping[str, list[float]], name: str, convert: Callable[[list[float]], list[float]]
+) -> tuple[dict[str, list[float]], list[float] | None]:
+    """Return the converted figures of ``name`` and of the peer (if it ran), and their per-round ratios.
+
+    ``convert`` turns seconds into what the table shows (jobs/s, ms); the ratio
+    is qdispatch's figure over the peer's, so it reads the same way as the table.
+    """
+    measures = {name: convert(times[name])}
+    if PEER not in times:
+        return measures, None
+    measures[PEER] = convert(times[PEER])
+    return measures, common.ratios(measures[name], measures[PEER])
+
+
+def milliseconds(seconds: list[float]) -> list[float]:
+    """Return ``seconds`` in milliseconds."""
+    return [x * 1e3 for x in seconds]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,12 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             ("storage alone (circuits already encoded)", storage_times, 2.5),
         ):
             for kind in ("sqlite", "file"):
-                name = f"qdispatch {kind}"
-                measures = {name: throughput(times[name])}
-                ratio = None
-                if PEER in times:
-                    measures[PEER] = throughput(times[PEER])
-                    ratio = common.ratios(times[PEER], times[name])
+                measures, ratio = beside_peer(times, f"qdispatch {kind}", throughput)
                 cases.append(
                     common.case(
                         f"{label}: {kind} store",
@@ -294,11 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             assert handle.status() is JobStatus.CANCELLED
         for kind in ("sqlite", "file"):
             name = f"qdispatch {kind}"
-            measures = {name: [x * 1e3 for x in medians[name]]}
-            ratio = None
-            if peer is not None:
-                measures[PEER] = [x * 1e3 for x in medians[PEER]]
-                ratio = common.ratios(medians[name], medians[PEER])
+            measures, ratio = beside_peer(medians, name, milliseconds)
             cases.append(
                 common.case(
                     f"restore one job with {stored:,} stored: {kind} store (per-round median latency)",
@@ -317,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"restore a job handle with {stored:,} stored: provider.job(job_id), sqlite store",
                 unit="ms",
                 params={"stored": stored, "samples": len(handle_latencies)},
-                measures={"qdispatch sqlite, Job handle": [x * 1e3 for x in handle_latencies]},
+                measures={"qdispatch sqlite, Job handle": milliseconds(handle_latencies)},
                 note="per-call latencies of finished (cancelled) jobs: record, backend, handle",
             )
         )
@@ -343,11 +355,7 @@ def main(argv: list[str] | None = None) -> int:
                     matches[name] = len(listed)
         for kind in ("sqlite", "file"):
             name = f"qdispatch {kind}"
-            measures = {name: [x * 1e3 for x in list_times[name]]}
-            ratio = None
-            if peer is not None:
-                measures[PEER] = [x * 1e3 for x in list_times[PEER]]
-                ratio = common.ratios(list_times[name], list_times[PEER])
+            measures, ratio = beside_peer(list_times, name, milliseconds)
             cases.append(
                 common.case(
                     f"filtered listing of {stored:,} stored jobs: {kind} store",
