@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import concurrent.futures
+import gc
 import time
+import weakref
 
 import pytest
 from qiskit import QuantumCircuit, transpile
@@ -148,6 +150,33 @@ def test_failed_simulation_makes_the_job_error(provider: Provider) -> None:
     assert job.status() is JobStatus.ERROR
     assert job.error_message and "Insufficient memory" in job.error_message
     assert job.error_message in str(info.value)
+
+
+def test_progress_of_a_failed_job_counts_the_tasks_that_finished(provider: Provider) -> None:
+    backend = provider.get_backend("aer", method="statevector")
+    too_big = QuantumCircuit(20)
+    too_big.h(range(20))
+    too_big.measure_all()
+    job = backend.run([x_circuit(1, 1), too_big], shots=10, max_circuits_per_task=1, max_memory_mb=1)
+    with pytest.raises(JobFailedError):
+        job.result()
+    assert job.status() is JobStatus.ERROR
+    assert job.progress() == Progress(1, 2)
+
+
+def test_a_finished_job_is_freed_as_soon_as_it_is_dropped(provider: Provider) -> None:
+    """No reference cycle keeps a finished job (and its result) alive until the cycle collector runs."""
+    backend = provider.get_backend("aer")
+    gc.collect()
+    gc.disable()
+    try:
+        job = backend.run([x_circuit(2, 1)] * 3, shots=5, max_circuits_per_task=1)
+        job.result()
+        dropped = weakref.ref(job)
+        del job
+        assert dropped() is None
+    finally:
+        gc.enable()
 
 
 def test_persist_and_restore_finished_job(provider: Provider) -> None:

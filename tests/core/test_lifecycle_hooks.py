@@ -95,3 +95,20 @@ def test_a_raising_hook_warns_and_leaves_the_job_intact(
     assert counts == {"1": 20}
     assert job.done()
     assert "job_finished" in hook_recorder.names(job.job_id())  # the other plugin still heard
+
+
+def test_a_plugin_registered_later_hears_later_jobs_and_stops_when_unregistered(
+    provider: Provider, plugin_manager: PluginManager
+) -> None:
+    backend = provider.get_backend("aer")
+    backend.run(seed_circuit(), shots=5).result()  # the hooks have been called once already
+    late = HookRecorder()
+    plugin_manager.register(late, name="late-recorder")
+    heard = backend.run(seed_circuit(), shots=5)
+    heard.result()
+    plugin_manager.unregister(name="late-recorder")
+    unheard = backend.run(seed_circuit(), shots=5)
+    unheard.result()
+    assert late.names(heard.job_id())[0] == "job_created"
+    assert late.names(heard.job_id())[-1] == "job_finished"
+    assert late.names(unheard.job_id()) == []

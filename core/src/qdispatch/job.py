@@ -76,6 +76,25 @@ def _wait_all(futures: Sequence[concurrent.futures.Future[Result]], timeout: flo
     return not not_done
 
 
+class _Wake:
+    """A future's done-callback that refreshes its job, until the job is final.
+
+    Once the job has finished it lets go of the job: the future (held by the
+    job) then no longer points back at it, so a finished job is freed as soon
+    as the caller drops it, without waiting for Python's cycle collector.
+    """
+
+    __slots__ = ("job",)
+
+    def __init__(self, job: Job) -> None:
+        self.job: Job | None = job
+
+    def __call__(self, _future: concurrent.futures.Future[Result]) -> None:
+        job = self.job
+        if job is not None:
+            job._refresh()
+
+
 def split(total: int, per_task: int) -> list[tuple[int, int]]:
     """Return ``(start, stop)`` ranges of at most ``per_task`` circuits covering ``total``."""
     return [(start, min(start + per_task, total)) for start in range(0, total, per_task)]
@@ -129,6 +148,7 @@ class Job(JobV1):
         self._finish_announced = threading.Event()
         self._announcer: int | None = None
         self._hold_events = False
+        self._wakes: list[_Wake] = []
         self.resubmitted = False
         """True when :meth:`restore` had to run this unfinished job again."""
         self._pm.notify("job_created", job=self)
@@ -203,7 +223,9 @@ class Job(JobV1):
             chunk.future = future
         for chunk in self._chunks:
             assert chunk.future is not None
-            chunk.future.add_done_callback(lambda _f: self._refresh())
+            wake = _Wake(self)
+            self._wakes.append(wake)
+            chunk.future.add_done_callback(wake)
 
     # -- events from tasks and futures -------------------------------------------------
 
@@ -255,7 +277,7 @@ class Job(JobV1):
             self._pending_events.append(("job_status_changed", {"old": old, "new": new}))
 
     def _finish(self) -> JobStatus:
-        outcomes = [self._outcome(c) for c in self._chunks if c.future is not None]
+        outcomes = [self._outcome(c) for c in self._chunks]
         kinds = [kind for kind, _ in outcomes]
         if "cancelled" in kinds:
             final = JobStatus.CANCELLED
@@ -268,11 +290,27 @@ class Job(JobV1):
         else:
             final = JobStatus.DONE
             self._result = merge_results([r for _, r in outcomes], self.job_id())
-            for chunk in self._chunks:
+        for chunk, (kind, _) in zip(self._chunks, outcomes, strict=True):
+            if kind == "done":
                 chunk.finished_count = chunk.size
         self._finished_at = utcnow()
+        self._release_futures()
         self._final = final  # last: result() reads it without waiting for the rest
         return final
+
+    def _release_futures(self) -> None:
+        """Let go of the executor's futures once their outcomes are read.
+
+        A finished job keeps its result and error message, not the futures
+        (nor, through them, the tasks' own results); and the futures' callbacks
+        let go of the job, so nothing points back at it.
+        """
+        for wake in self._wakes:
+            wake.job = None
+        self._wakes = []
+        for chunk in self._chunks:
+            chunk.future = None
+            chunk.outcome = None
 
     def _refresh(self) -> JobStatus:
         if self._hold_events:  # submit() is still handing out tasks
@@ -397,7 +435,8 @@ class Job(JobV1):
                 raise concurrent.futures.TimeoutError(
                     f"job {self.job_id()!r} did not finish within {timeout} s"
                 )
-            status = self._refresh()
+            final = self._final  # set already, unless the futures' callbacks are still on their way
+            status = final if final is not None else self._refresh()
         else:
             with self._lock:  # finished: nothing left to notice or announce
                 status = self._final

@@ -65,6 +65,7 @@ class PluginManager(pluggy.PluginManager):
         self.entry_points: dict[str, EntryPoint] = {}
         self._catalogue: dict[Kind, dict[str, Registration]] | None = None
         self._devices: dict[tuple[str, str], Any] = {}
+        self._listeners: dict[str, tuple[pluggy.HookImpl, ...]] = {}
         self._lock = threading.Lock()
 
     def load_entry_points(self, disabled: Iterable[str] = ()) -> None:
@@ -128,6 +129,7 @@ class PluginManager(pluggy.PluginManager):
     def _forget(self) -> None:
         self._catalogue = None
         self._devices = {}
+        self._listeners = {}
 
     def catalogue(self) -> dict[Kind, dict[str, Registration]]:
         """Return every registered backend, executor and store, by kind and name."""
@@ -253,8 +255,10 @@ class PluginManager(pluggy.PluginManager):
         An implementation that raises is reported as a ``RuntimeWarning`` naming
         its plugin; the other implementations are still called.
         """
-        hook = getattr(self.hook, hook_name)
-        for impl in hook.get_hookimpls():
+        impls = self._listeners.get(hook_name)
+        if impls is None:  # looked up once per hook until a plugin comes or goes
+            impls = self._listeners[hook_name] = tuple(getattr(self.hook, hook_name).get_hookimpls())
+        for impl in impls:
             try:
                 impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
             except Exception as exc:
