@@ -12,6 +12,7 @@ import pytest
 
 from qdispatch import InvalidInputError, JobNotFoundError, PluginManager, PluginNotFoundError, hookimpl
 from qdispatch.contract import (
+    BACKEND_CHECKS,
     EXECUTOR_CHECKS,
     STORE_CHECKS,
     check_backend,
@@ -178,18 +179,40 @@ class ForgettingStore(MemoryStore):
         self.records = {}
 
 
+class SubmitOnly:
+    """Half an executor (no shutdown), half a store (no load, delete, list or close), half a device."""
+
+    def __init__(self, path: str | None = None) -> None:
+        self.name = "submit_only"
+
+    def submit(self, task: Any) -> Future[Any]:
+        return Future()
+
+    def save(self, record: Any) -> str:
+        return "nowhere"
+
+    def run_circuits(self, circuits: Any, shots: int, run_options: Any) -> Any:
+        raise NotImplementedError
+
+
 class Broken:
     @hookimpl
     def register_executors(self, register: Any) -> None:
         for name, cls in (("pool", PoolExecutor), ("inline", InlineExecutor), ("swallowing", SwallowingExecutor),
-                          ("boastful", BoastfulExecutor), ("forgetful", ForgetfulExecutor), ("twin", PoolExecutor)):
+                          ("boastful", BoastfulExecutor), ("forgetful", ForgetfulExecutor), ("twin", PoolExecutor),
+                          ("submit_only", SubmitOnly)):
             register(name, cls)
 
     @hookimpl
     def register_stores(self, register: Any) -> None:
         for name, cls in (("memory", MemoryStore), ("tag_losing", TagLosingStore), ("trusting", TrustingStore),
-                          ("unsorted", UnsortedStore), ("forgetting", ForgettingStore), ("twin", MemoryStore)):
+                          ("unsorted", UnsortedStore), ("forgetting", ForgettingStore), ("twin", MemoryStore),
+                          ("half_store", SubmitOnly)):
             register(name, cls)
+
+    @hookimpl
+    def register_backends(self, register: Any) -> None:
+        register("half_device", SubmitOnly)
 
 
 @pytest.fixture
@@ -232,6 +255,22 @@ def test_broken_stores_fail_the_check_they_break(broken: PluginManager, name: st
     report = check_store(name)
     assert check in failed(report), str(report)
     assert says in next(c.detail for c in report.checks if c.name == check)
+
+
+@pytest.mark.parametrize(("check", "name", "names", "lacks"), [
+    (check_executor, "submit_only", EXECUTOR_CHECKS, "lacks shutdown"),
+    (check_store, "half_store", STORE_CHECKS, "lacks close, delete, list, load"),
+    (check_backend, "half_device", BACKEND_CHECKS,
+     "lacks executor, max_circuits, max_shots, provenance, secret_options, target"),
+])
+def test_an_object_missing_part_of_its_protocol_fails_create_and_skips_the_rest(
+    broken: PluginManager, check: Any, name: str, names: tuple[str, ...], lacks: str
+) -> None:
+    report = check(name)
+    assert [c.name for c in report.checks] == list(names)
+    assert report.checks[0].outcome == "failed"
+    assert report.checks[0].detail == f"SubmitOnly {lacks}"
+    assert all(c.outcome == "skipped" and "could not be created" in c.detail for c in report.checks[1:])
 
 
 def test_the_command_reports_failures_with_exit_status_1(qd: Any, broken: PluginManager) -> None:

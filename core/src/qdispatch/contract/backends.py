@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from qdispatch.contract.probe import SHOTS, _provider
-from qdispatch.contract.report import ContractReport, Failure, _Checks
+from qdispatch.contract.report import ContractReport, Failure, _Checks, create_checked
 from qdispatch.plugins import PluginManager, get_plugin_manager
 
 BACKEND_CHECKS = ("create", "attributes", "provenance", "run", "persist/restore round trip")
@@ -47,12 +47,7 @@ def check_backend(
     box: dict[str, Any] = {}
 
     def create() -> str:
-        device = pm.create("backend", name, opts)
-        if not isinstance(device, Device):
-            missing = [m for m in ("name", "target", "max_shots", "max_circuits", "executor", "secret_options",
-                                   "run_circuits", "provenance") if not hasattr(device, m)]
-            raise Failure(f"{type(device).__name__} lacks {', '.join(missing)}")
-        box["device"] = device
+        device = box["device"] = create_checked(pm, "backend", name, opts, Device)
         return f"factory returned {type(device).__name__}"
 
     def attributes() -> str:
@@ -118,11 +113,9 @@ def check_backend(
                     raise Failure("the restored job's counts differ from the original's")
         return "persisted to a file store and restored with the same counts"
 
-    if checks.run("create", create):
-        for check, step in (("attributes", attributes), ("provenance", provenance),
-                            ("run", lambda: run_and_round_trip(False)),
-                            ("persist/restore round trip", lambda: run_and_round_trip(True))):
-            checks.run(check, step)
-    else:
-        checks.skip_rest(BACKEND_CHECKS[1:], "the backend could not be created")
+    checks.run_in_order("backend", [
+        ("create", create), ("attributes", attributes), ("provenance", provenance),
+        ("run", lambda: run_and_round_trip(False)),
+        ("persist/restore round trip", lambda: run_and_round_trip(True)),
+    ])
     return ContractReport("backend", name, tuple(checks.items))

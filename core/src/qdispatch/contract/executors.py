@@ -23,7 +23,7 @@ from qdispatch.contract.probe import (
     _wait_for,
     probe_circuits,
 )
-from qdispatch.contract.report import ContractReport, Failure, Skip, _Checks
+from qdispatch.contract.report import ContractReport, Failure, Skip, _Checks, create_checked
 from qdispatch.errors import (
     TaskCancelledError,
 )
@@ -77,11 +77,8 @@ class _ExecutorChecks:
     def check_create(self) -> str:
         from qdispatch.protocols import Executor
 
-        executor = self.pm.create("executor", self.name, self.options)
-        if not isinstance(executor, Executor):
-            raise Failure(f"{type(executor).__name__} lacks submit() or shutdown()")
-        self.executor = executor
-        return f"factory returned {type(executor).__name__}"
+        self.executor = create_checked(self.pm, "executor", self.name, self.options, Executor)
+        return f"factory returned {type(self.executor).__name__}"
 
     def check_submit(self) -> str:
         task = self.task("submit", block=True)
@@ -270,15 +267,12 @@ def check_executor(
     with tempfile.TemporaryDirectory(prefix="qdispatch-contract-", ignore_cleanup_errors=True) as work:
         run = _ExecutorChecks(pm, name, options or {}, backend, Path(work), timeout)
         try:
-            if checks.run("create", run.check_create):
-                steps = [("submit", run.check_submit), ("result", run.check_result), ("error", run.check_error),
-                         ("cancel queued", run.check_cancel_queued), ("cancel running", run.check_cancel_running),
-                         ("resume", run.check_resume), ("persist/restore round trip", run.check_round_trip),
-                         ("shutdown", run.check_shutdown)]
-                for check, step in steps:
-                    checks.run(check, step)
-            else:
-                checks.skip_rest(EXECUTOR_CHECKS[1:], "the executor could not be created")
+            checks.run_in_order("executor", [
+                ("create", run.check_create), ("submit", run.check_submit), ("result", run.check_result),
+                ("error", run.check_error), ("cancel queued", run.check_cancel_queued),
+                ("cancel running", run.check_cancel_running), ("resume", run.check_resume),
+                ("persist/restore round trip", run.check_round_trip), ("shutdown", run.check_shutdown),
+            ])
         finally:
             run.close()
     return ContractReport("executor", name, tuple(checks.items))

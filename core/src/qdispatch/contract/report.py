@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
 from qdispatch.plugins import Kind
+
+if TYPE_CHECKING:
+    from qdispatch.plugins import PluginManager
 
 Outcome = Literal["passed", "failed", "skipped"]
 """What became of one check."""
@@ -99,10 +102,23 @@ class _Checks:
         self.items.append(Check(name, "passed", detail))
         return True
 
-    def skip_rest(self, names: Sequence[str], reason: str) -> None:
-        """Record ``names`` as skipped because an earlier check failed."""
-        for name in names:
-            self.items.append(Check(name, "skipped", reason))
+    def run_in_order(self, kind: Kind, steps: Sequence[tuple[str, Callable[[], str]]]) -> None:
+        """Run ``steps`` in order; if the first (building the plugin's object) fails, skip the others."""
+        (first, create), rest = steps[0], steps[1:]
+        if self.run(first, create):
+            for name, check in rest:
+                self.run(name, check)
+            return
+        for name, _ in rest:
+            self.items.append(Check(name, "skipped", f"the {kind} could not be created"))
 
 
-# -- the probe: a task, device and plugin that need no backend plugin ---------------
+def create_checked(pm: PluginManager, kind: Kind, name: str, options: Mapping[str, Any], protocol: type) -> Any:
+    """Build the ``kind`` named ``name``; raise :class:`Failure` naming what it lacks of ``protocol``."""
+    made = pm.create(kind, name, options)
+    if not isinstance(made, protocol):
+        members = set(getattr(protocol, "__annotations__", {}))
+        members |= {m for m, value in vars(protocol).items() if callable(value) and not m.startswith("_")}
+        missing = sorted(m for m in members if not hasattr(made, m))
+        raise Failure(f"{type(made).__name__} lacks {', '.join(missing)}")
+    return made

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from qdispatch.contract.probe import PROBE_BACKEND, SHOTS, _provider, _simulate, _with_probe, probe_circuits
-from qdispatch.contract.report import ContractReport, Failure, _Checks
+from qdispatch.contract.report import ContractReport, Failure, _Checks, create_checked
 from qdispatch.errors import (
     InvalidJobIdError,
     JobNotFoundError,
@@ -95,11 +95,8 @@ class _StoreChecks:
     def check_create(self) -> str:
         from qdispatch.protocols import Store
 
-        store = self.pm.create("store", self.name, self.options)
-        if not isinstance(store, Store):
-            raise Failure(f"{type(store).__name__} lacks one of save, load, delete, list, close")
-        self.store = store
-        return f"factory returned {type(store).__name__}"
+        self.store = create_checked(self.pm, "store", self.name, self.options, Store)
+        return f"factory returned {type(self.store).__name__}"
 
     def check_save_load(self) -> str:
         assert self.store is not None
@@ -263,14 +260,12 @@ def check_store(
             opts["path"] = str(Path(work) / "store")
         run = _StoreChecks(pm, name, opts, timeout)
         try:
-            if checks.run("create", run.check_create):
-                for check, step in (("save and load", run.check_save_load), ("replace", run.check_replace),
-                                    ("list", run.check_list), ("delete", run.check_delete),
-                                    ("job ids", run.check_job_ids), ("reopen", run.check_reopen),
-                                    ("persist/restore round trip", run.check_round_trip)):
-                    checks.run(check, step)
-            else:
-                checks.skip_rest(STORE_CHECKS[1:], "the store could not be created")
+            checks.run_in_order("store", [
+                ("create", run.check_create), ("save and load", run.check_save_load),
+                ("replace", run.check_replace), ("list", run.check_list), ("delete", run.check_delete),
+                ("job ids", run.check_job_ids), ("reopen", run.check_reopen),
+                ("persist/restore round trip", run.check_round_trip),
+            ])
         finally:
             run.close()
     return ContractReport("store", name, tuple(checks.items))
