@@ -77,7 +77,7 @@ def _wait_all(futures: Sequence[concurrent.futures.Future[Result]], timeout: flo
 
 
 class _Wake:
-    """A future's done-callback that refreshes its job, until the job is final.
+    """The done-callback of a job's futures: it refreshes the job, until the job is final.
 
     Once the job has finished it lets go of the job: the future (held by the
     job) then no longer points back at it, so a finished job is freed as soon
@@ -148,7 +148,7 @@ class Job(JobV1):
         self._finish_announced = threading.Event()
         self._announcer: int | None = None
         self._hold_events = False
-        self._wakes: list[_Wake] = []
+        self._wake: _Wake | None = None
         self.resubmitted = False
         """True when :meth:`restore` had to run this unfinished job again."""
         self._pm.notify("job_created", job=self)
@@ -221,10 +221,9 @@ class Job(JobV1):
             else:
                 future = self._executor.submit(task)
             chunk.future = future
+        wake = self._wake = _Wake(self)
         for chunk in self._chunks:
             assert chunk.future is not None
-            wake = _Wake(self)
-            self._wakes.append(wake)
             chunk.future.add_done_callback(wake)
 
     # -- events from tasks and futures -------------------------------------------------
@@ -305,9 +304,9 @@ class Job(JobV1):
         (nor, through them, the tasks' own results); and the futures' callbacks
         let go of the job, so nothing points back at it.
         """
-        for wake in self._wakes:
-            wake.job = None
-        self._wakes = []
+        if self._wake is not None:
+            self._wake.job = None
+            self._wake = None
         for chunk in self._chunks:
             chunk.future = None
             chunk.outcome = None
