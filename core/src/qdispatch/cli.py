@@ -241,7 +241,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
         record = provider.store.load(args.job_id)
         if record.finished:
             raise JobStateError(record.job_id, f"job {record.job_id} already ended {record.status.name}; nothing to cancel")
-        if record.remote and hasattr(provider.executor(record.executor), "resume"):
+        if provider.can_resume(record):
             job = provider.job(record.job_id)  # resumed on the executor that submitted it; cancel it there
             cancelled = job.cancel()
             job.persist(provider.store)

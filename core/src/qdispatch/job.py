@@ -602,7 +602,7 @@ class Job(JobV1):
             self._reported_progress = self._progress_locked().finished_count
             return
         states = [dict(c.state) for c in record.chunks] if len(record.chunks) == len(self._chunks) else None
-        resumable = states is not None and record.remote and getattr(self._executor, "resume", None) is not None
+        resumable = states is not None and self._provider.can_resume(record)
         if not resumable:
             self.resubmitted = True
             warnings.warn(

@@ -166,6 +166,10 @@ class Provider:
             tags=tags,
         )
 
+    def can_resume(self, record: JobRecord) -> bool:
+        """Whether ``record`` is an unfinished job of a remote service that its executor can pick up again."""
+        return record.remote and hasattr(self.executor(record.executor), "resume")
+
     def job_from_record(self, record: JobRecord) -> Job:
         """Rebuild the job handle of ``record``, not yet resumed (``Job.restore`` does that).
 
