@@ -285,3 +285,47 @@ def test_device_checks_run_before_anything_is_submitted(provider: Provider, plug
         assert provider.jobs() == []
     finally:
         plugin_manager.unregister(name="picky")  # type: ignore[attr-defined]
+
+
+def test_a_device_returning_no_result_errors_the_job_with_a_reason(
+    provider: Provider, plugin_manager: object
+) -> None:
+    from qdispatch import hookimpl
+
+    class Forgetful:
+        name = "forgetful"
+        max_shots, max_circuits, executor, secret_options = 100, None, None, frozenset()
+
+        def __init__(self) -> None:
+            self.target = provider.get_backend("aer").target
+
+        def run_circuits(self, circuits: object, shots: int, run_options: object) -> object:
+            return {"counts": {"0": shots}}  # a plugin bug: not a qiskit Result
+
+        def provenance(self) -> dict[str, object]:
+            return {}
+
+    class Plugin:
+        @hookimpl
+        def register_backends(self, register: object) -> None:
+            register("forgetful", Forgetful)  # type: ignore[operator]
+
+    plugin_manager.register(Plugin(), name="forgetful")  # type: ignore[attr-defined]
+    try:
+        job = provider.get_backend("forgetful").run(seed_circuit(), shots=5)
+        with pytest.raises(JobFailedError, match=r"returned a dict, not a qiskit\.result\.Result"):
+            job.result(timeout=30)
+        assert job.status() is JobStatus.ERROR
+    finally:
+        plugin_manager.unregister(name="forgetful")  # type: ignore[attr-defined]
+
+
+def test_result_with_a_zero_timeout_answers_at_once(provider: Provider) -> None:
+    job = provider.get_backend("aer").run(slow_circuit(), shots=10)
+    with pytest.raises(concurrent.futures.TimeoutError):
+        job.result(timeout=0)
+    job.cancel()
+    job.wait_for_final_state(timeout=120, wait=0.05)
+    done = provider.get_backend("aer").run(seed_circuit(), shots=5)
+    done.wait_for_final_state(timeout=60, wait=0.05)
+    assert done.result(timeout=0).get_counts()

@@ -58,22 +58,8 @@ class _Chunk:
         return self.stop - self.start
 
 
-def _wait_all(futures: Sequence[concurrent.futures.Future[Result]], timeout: float | None) -> bool:
-    """Wait until every future is done; return False if ``timeout`` passed first.
-
-    A job of one task (the common case) waits on its future directly, which
-    costs less than ``concurrent.futures.wait``'s waiter machinery.
-    """
-    if len(futures) == 1:
-        try:
-            futures[0].exception(timeout=timeout)
-        except concurrent.futures.CancelledError:
-            pass
-        except TimeoutError:
-            return False
-        return True
-    _, not_done = concurrent.futures.wait(futures, timeout=timeout)
-    return not not_done
+HOOK_GRACE_SECONDS = 60.0
+"""How long ``result()`` waits for slow ``job_finished`` hooks once the job itself has finished."""
 
 
 class _Wake:
@@ -144,8 +130,11 @@ class Job(JobV1):
         self._result: Result | None = None
         self._error_message: str | None = None
         self._final: JobStatus | None = None
-        self._pending_events: list[tuple[str, dict[str, Any]]] = []
-        self._finish_announced = threading.Event()
+        # Held until the job_finished hooks have run: result() waits on it.
+        # A plain lock costs a fraction of a threading.Event, made for every job.
+        self._announced = False
+        self._announce_gate = threading.Lock()
+        self._announce_gate.acquire()
         self._announcer: int | None = None
         self._hold_events = False
         self._wake: _Wake | None = None
@@ -197,18 +186,7 @@ class Job(JobV1):
             self._hold_events = False
         if announce_submitted:
             self._pm.notify("job_submitted", job=self)
-        self._announce_queued()
-        self._refresh()
-
-    def _announce_queued(self) -> None:
-        """Report INITIALIZING -> QUEUED: every task is now in the executor's hands."""
-        with self._lock:
-            self._pending_events = []
-            if self._status is JobStatus.INITIALIZING:
-                self._set_status(JobStatus.QUEUED)
-            events, self._pending_events = self._pending_events, []
-        for hook_name, kwargs in events:
-            self._pm.notify(hook_name, job=self, **kwargs)
+        self._refresh(queued=True)
 
     def _start(self, tasks: list[Task], resume_states: list[dict[str, Any]] | None) -> None:
         resume = getattr(self._executor, "resume", None)
@@ -270,10 +248,10 @@ class Job(JobV1):
             chunk.outcome = future_outcome(chunk.future)
         return chunk.outcome
 
-    def _set_status(self, new: JobStatus) -> None:
+    def _set_status(self, new: JobStatus, events: list[tuple[str, dict[str, Any]]]) -> None:
         old, self._status = self._status, new
         if old is not new:
-            self._pending_events.append(("job_status_changed", {"old": old, "new": new}))
+            events.append(("job_status_changed", {"old": old, "new": new}))
 
     def _finish(self) -> JobStatus:
         outcomes = [self._outcome(c) for c in self._chunks]
@@ -311,11 +289,20 @@ class Job(JobV1):
             chunk.future = None
             chunk.outcome = None
 
-    def _refresh(self) -> JobStatus:
+    def _refresh(self, queued: bool = False) -> JobStatus:
+        """Work out the status, then call the hooks for what changed since the last look.
+
+        :param queued: every task was just handed out: report INITIALIZING -> QUEUED first.
+        """
+        final = self._final
+        if final is not None and self._status is final:  # finished and announced: nothing can change
+            return final
         if self._hold_events:  # submit() is still handing out tasks
             return self._status
+        events: list[tuple[str, dict[str, Any]]] = []
         with self._lock:
-            self._pending_events = []
+            if queued and self._status is JobStatus.INITIALIZING:
+                self._set_status(JobStatus.QUEUED, events)
             before_final = self._final
             status = self._compute_status()
             if status in FINAL_STATUSES and self._final is None and self._submitted_at is not None:
@@ -323,25 +310,53 @@ class Job(JobV1):
             finished = self._finished_count_locked()
             if finished != self._reported_progress:
                 self._reported_progress = finished
-                self._pending_events.append(("job_progress", {"progress": Progress(finished, self._total)}))
-            self._set_status(status)
+                events.append(("job_progress", {"progress": Progress(finished, self._total)}))
+            self._set_status(status, events)
             if self._final is not None and before_final is None:
-                self._pending_events.append(("job_finished", {}))
+                events.append(("job_finished", {}))
                 self._announcer = threading.get_ident()
-            events, self._pending_events = self._pending_events, []
         for hook_name, kwargs in events:
             self._pm.notify(hook_name, job=self, **kwargs)
             if hook_name == "job_finished":
-                self._finish_announced.set()
+                self._mark_announced()
         return status
 
-    def _await_announcement(self) -> None:
-        """Wait until the ``job_finished`` hooks ran (an autosave must land before result() returns).
+    def _mark_announced(self) -> None:
+        """Record that the ``job_finished`` hooks ran; release whoever waits in result()."""
+        if not self._announced:
+            self._announced = True
+            self._announce_gate.release()
 
-        The thread running those hooks, or a hook calling ``result()``, does not wait.
+    def _wait_announced(self, timeout: float | None) -> bool:
+        """Wait until the job finished and its ``job_finished`` hooks ran; False if ``timeout`` passed first.
+
+        The caller wakes once, after the futures' callbacks have done all the
+        job's bookkeeping (an autosave must land before ``result()`` returns),
+        rather than at the future and again for the job's lock. A hook calling
+        ``result()`` on the thread announcing the job does not wait; nor does
+        anyone wait more than :data:`HOOK_GRACE_SECONDS` for slow hooks.
         """
-        if self._announcer != threading.get_ident():
-            self._finish_announced.wait(timeout=60)
+        if self._announced or (self._final is not None and self._announcer == threading.get_ident()):
+            return True
+        deadline = None if timeout is None else time.monotonic() + timeout
+        finished_since: float | None = None
+        while True:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            step = 0.5 if remaining is None else max(0.0, min(0.5, remaining))
+            if self._announce_gate.acquire(timeout=step):
+                self._announce_gate.release()
+                return True
+            if self._final is None and all(f.done() for f in self._futures()):
+                self._refresh()  # the callbacks could not finish the job: do it here, raising what they hit
+            if self._announced:
+                return True
+            if remaining is not None and remaining <= step:
+                return False
+            if self._final is not None:
+                now = time.monotonic()
+                finished_since = finished_since if finished_since is not None else now
+                if now - finished_since >= HOOK_GRACE_SECONDS or self._announcer == threading.get_ident():
+                    return True
 
     # -- the JobV1 / AerJob / AQTJob interface -------------------------------------------
 
@@ -427,19 +442,11 @@ class Job(JobV1):
         :raises JobCancelledError: if the job was cancelled.
         :raises JobFailedError: if the job ended in ERROR (the message says why).
         """
-        if self._final is None:
-            if self._submitted_at is None and not self._cancel_requested:
-                raise JobStateError(self.job_id(), f"job {self.job_id()!r} was never submitted")
-            if not _wait_all(self._futures(), timeout):
-                raise concurrent.futures.TimeoutError(
-                    f"job {self.job_id()!r} did not finish within {timeout} s"
-                )
-            final = self._final  # set already, unless the futures' callbacks are still on their way
-            status = final if final is not None else self._refresh()
-        else:
-            with self._lock:  # finished: nothing left to notice or announce
-                status = self._final
-        self._await_announcement()
+        if self._final is None and self._submitted_at is None and not self._cancel_requested:
+            raise JobStateError(self.job_id(), f"job {self.job_id()!r} was never submitted")
+        if not self._wait_announced(timeout):
+            raise concurrent.futures.TimeoutError(f"job {self.job_id()!r} did not finish within {timeout} s")
+        status = self._final
         if status is JobStatus.CANCELLED:
             raise JobCancelledError(self.job_id(), f"job {self.job_id()!r} was cancelled; it has no result")
         if status is JobStatus.ERROR:
@@ -456,6 +463,7 @@ class Job(JobV1):
             if self._submitted_at is None:
                 self._final = JobStatus.CANCELLED
                 self._finished_at = utcnow()
+                self._mark_announced()  # never submitted: no job_finished hooks to wait for
         if self._submitted_at is None:
             self._refresh()
             return True
@@ -591,7 +599,7 @@ class Job(JobV1):
         for chunk, stored in zip(self._chunks, record.chunks, strict=False):
             chunk.state = dict(stored.state)
         if record.finished:
-            self._finish_announced.set()
+            self._mark_announced()
             self._final = record.status
             self._status = record.status
             self._finished_at = record.finished_at

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
 from qdispatch.errors import InvalidJobIdError
 
@@ -13,9 +13,18 @@ MAX_JOB_ID_LENGTH = 128
 _JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 
 
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+
+
 def new_job_id() -> str:
-    """Return a fresh, random job id."""
-    return uuid.uuid4().hex
+    """Return a fresh, random job id: a version-4 UUID as 32 hex digits.
+
+    Built from the random bytes directly: ``uuid.uuid4().hex`` costs several
+    times as much, and every ``backend.run`` makes one.
+    """
+    number = (int.from_bytes(os.urandom(16)) & _UUID4_CLEAR) | _UUID4_SET
+    return f"{number:032x}"
 
 
 def validate_job_id(job_id: object) -> str:

@@ -260,7 +260,7 @@ class PluginManager(pluggy.PluginManager):
             impls = self._listeners[hook_name] = tuple(getattr(self.hook, hook_name).get_hookimpls())
         for impl in impls:
             try:
-                impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+                impl.function(*[kwargs[arg] for arg in impl.argnames])
             except Exception as exc:
                 warnings.warn(
                     f"qdispatch plugin {impl.plugin_name!r} raised in {hook_name}: "

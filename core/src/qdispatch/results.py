@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from typing import Any
 
 from qiskit.result import Result
@@ -28,14 +28,17 @@ def failure_message(result: Result) -> str | None:
 
 def future_outcome(future: Future[Result]) -> tuple[str, Any]:
     """Classify a finished task future as ``("done", Result)``, ``("error", message)`` or ``("cancelled", None)``."""
-    if future.cancelled():
+    try:
+        exc = future.exception()
+    except CancelledError:
         return "cancelled", None
-    exc = future.exception()
     if isinstance(exc, TaskCancelledError):
         return "cancelled", None
     if exc is not None:
         return "error", str(exc) if isinstance(exc, QDispatchError) else f"{type(exc).__name__}: {exc}"
     result = future.result()
+    if not isinstance(result, Result):
+        return "error", f"the backend returned a {type(result).__name__}, not a qiskit.result.Result"
     message = failure_message(result)
     if message is not None:
         return "error", message
