@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import gc
 import time
 import weakref
+from collections.abc import Callable, Iterator
 
 import pytest
 from qiskit import QuantumCircuit, transpile
@@ -22,6 +24,23 @@ from qdispatch import (
     Provider,
 )
 from qdispatch.testing import bell, seed_circuit, x_circuit
+
+
+@contextlib.contextmanager
+def backend_registered(plugin_manager: object, name: str, factory: Callable[[], object]) -> Iterator[None]:
+    """Register a one-backend test plugin for the duration of the block."""
+    from qdispatch import hookimpl
+
+    class Plugin:
+        @hookimpl
+        def register_backends(self, register: object) -> None:
+            register(name, factory)  # type: ignore[operator]
+
+    plugin_manager.register(Plugin(), name=name)  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        plugin_manager.unregister(name=name)  # type: ignore[attr-defined]
 
 
 def slow_circuit(qubits: int = 18, depth: int = 30) -> QuantumCircuit:
@@ -254,7 +273,7 @@ def test_result_returns_only_after_the_finished_hooks_ran(provider: Provider, pl
 
 
 def test_device_checks_run_before_anything_is_submitted(provider: Provider, plugin_manager: object) -> None:
-    from qdispatch import InvalidInputError, hookimpl
+    from qdispatch import InvalidInputError
 
     class Picky:
         name = "picky"
@@ -273,25 +292,15 @@ def test_device_checks_run_before_anything_is_submitted(provider: Provider, plug
         def provenance(self) -> dict[str, object]:
             return {}
 
-    class Plugin:
-        @hookimpl
-        def register_backends(self, register: object) -> None:
-            register("picky", Picky)  # type: ignore[operator]
-
-    plugin_manager.register(Plugin(), name="picky")  # type: ignore[attr-defined]
-    try:
+    with backend_registered(plugin_manager, "picky", Picky):
         with pytest.raises(InvalidInputError, match="per-shot memory"):
             provider.get_backend("picky").run(seed_circuit(), shots=5, memory=True)
         assert provider.jobs() == []
-    finally:
-        plugin_manager.unregister(name="picky")  # type: ignore[attr-defined]
 
 
 def test_a_device_returning_no_result_errors_the_job_with_a_reason(
     provider: Provider, plugin_manager: object
 ) -> None:
-    from qdispatch import hookimpl
-
     class Forgetful:
         name = "forgetful"
         max_shots, max_circuits, executor, secret_options = 100, None, None, frozenset()
@@ -305,19 +314,11 @@ def test_a_device_returning_no_result_errors_the_job_with_a_reason(
         def provenance(self) -> dict[str, object]:
             return {}
 
-    class Plugin:
-        @hookimpl
-        def register_backends(self, register: object) -> None:
-            register("forgetful", Forgetful)  # type: ignore[operator]
-
-    plugin_manager.register(Plugin(), name="forgetful")  # type: ignore[attr-defined]
-    try:
+    with backend_registered(plugin_manager, "forgetful", Forgetful):
         job = provider.get_backend("forgetful").run(seed_circuit(), shots=5)
         with pytest.raises(JobFailedError, match=r"returned a dict, not a qiskit\.result\.Result"):
             job.result(timeout=30)
         assert job.status() is JobStatus.ERROR
-    finally:
-        plugin_manager.unregister(name="forgetful")  # type: ignore[attr-defined]
 
 
 def test_result_with_a_zero_timeout_answers_at_once(provider: Provider) -> None:

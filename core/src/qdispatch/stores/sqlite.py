@@ -263,11 +263,11 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
 
 def _summary(row: tuple[Any, ...]) -> JobSummary:
     """Build a summary from the indexed columns of one row (raising on damaged values)."""
-    tags = json.loads(row[7])
+    tags = [] if row[7] == "[]" else json.loads(row[7])  # most jobs have no tags: skip the parser
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise ValueError(f"tags column is not a list of strings: {row[7]!r}")
     for index in (5, 6):
-        if isinstance(row[index], bool) or not isinstance(row[index], int):
+        if type(row[index]) is not int:  # sqlite3 gives plain ints; a bool or a float is damage
             raise TypeError(f"column {index} is not an integer: {row[index]!r}")
     return JobSummary(
         job_id=validate_job_id(row[0]),
