@@ -113,13 +113,22 @@ LIMITS = """\
   (WAL, `synchronous=FULL`) beside the stores: no store at equal durability
   can beat that floor, so the storage-alone ratio against the peer cannot
   exceed the floor's. On this machine the floor itself is below 2.5 times the
-  peer, so that target cannot be met at equal durability.
+  peer, so that target cannot be met at equal durability: 1.70 times in one
+  session's run (3,445 against 2,026 jobs/s), 2.01 times in a later one on a
+  faster disk (5,303 against 2,635). On that faster disk the store's own
+  Python (building and encoding the record, about 55 µs a save) matters
+  more, and the sqlite store ran at 0.58 and 0.60 of the floor in two runs.
 - **A shared machine.** Aer's OpenMP threads spin after each run, so a small
   Aer run uses both cores of this machine, and the same 1,000 raw Aer jobs
   take from 1.8 to 2.9 s from one round to the next. Per-round ratios of the
   small-jobs benchmark swing from 0.7 to 1.5, so its median moves by several
   per cent between runs of the same code; the wait of Aer's thread (above)
-  moves by about one per cent.
+  moves by about one per cent. The batch figure at N = 1,000 (11 rounds)
+  read 1.017, 1.082 and 1.170 in three runs whose batch path was the same
+  but for a cheaper circuit check; in 8-round runs alternating that code and
+  the code before it, the medians were 1.009, 1.026 and 0.949 against 1.166,
+  0.894 and 0.974. On the slower machine of the last runs, 1,000 raw Aer jobs
+  took 2.5 to 4.5 s and `import qiskit` 0.5 to 0.8 s.
 """
 
 REPRODUCE = """\
