@@ -323,9 +323,10 @@ class Job(JobV1):
 
     def _mark_announced(self) -> None:
         """Record that the ``job_finished`` hooks ran; release whoever waits in result()."""
-        if not self._announced:
-            self._announced = True
-            self._announce_gate.release()
+        with self._lock:  # the gate is released once, whoever gets here first
+            if not self._announced:
+                self._announced = True
+                self._announce_gate.release()
 
     def _wait_announced(self, timeout: float | None) -> bool:
         """Wait until the job finished and its ``job_finished`` hooks ran; False if ``timeout`` passed first.
