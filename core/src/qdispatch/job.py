@@ -356,7 +356,7 @@ class Job(JobV1):
             if self._final is not None:
                 now = time.monotonic()
                 finished_since = finished_since if finished_since is not None else now
-                if now - finished_since >= HOOK_GRACE_SECONDS or self._announcer == threading.get_ident():
+                if now - finished_since >= HOOK_GRACE_SECONDS:
                     return True
 
     # -- the JobV1 / AerJob / AQTJob interface -------------------------------------------
