@@ -211,16 +211,17 @@ def test_persist_and_restore_finished_job(provider: Provider) -> None:
     assert restored.result().get_counts() == counts
     assert restored.circuits() == job.circuits()
     assert not restored.resubmitted
-    with pytest.raises(JobNotFoundError):
-        Job.restore(job.job_id(), provider=provider)  # removed from the store by default
+    again = Job.restore(job.job_id(), provider=provider)  # kept in the store by default, as the README assumes
+    assert again.result().get_counts() == counts
 
 
-def test_restore_keeps_record_when_asked(provider: Provider) -> None:
+def test_restore_removes_the_record_only_when_asked(provider: Provider) -> None:
     job = provider.get_backend("aer").run(bell(), shots=8)
     job.result()
     job.persist()
-    Job.restore(job.job_id(), provider=provider, remove_from_store=False)
-    assert provider.job(job.job_id()).status() is JobStatus.DONE
+    assert Job.restore(job.job_id(), provider=provider, remove_from_store=True).status() is JobStatus.DONE
+    with pytest.raises(JobNotFoundError):
+        provider.job(job.job_id())
 
 
 def test_restore_missing_job(provider: Provider) -> None:

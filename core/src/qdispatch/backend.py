@@ -10,8 +10,7 @@ from qiskit.providers import BackendV2, Options
 from qiskit.transpiler import Target
 
 from qdispatch._version import qdispatch_version
-from qdispatch.jobids import new_job_id
-from qdispatch.validation import validate_circuits, validate_shots, validate_tags
+from qdispatch.capabilities import pinned_executor, secret_options
 
 if TYPE_CHECKING:
     from qdispatch.job import Job
@@ -68,13 +67,13 @@ class Backend(BackendV2):
     @property
     def public_options(self) -> dict[str, Any]:
         """The device options without the ones the device marks secret."""
-        secret: frozenset[str] = getattr(self._device, "secret_options", frozenset())
+        secret = secret_options(self._device)
         return {k: v for k, v in self._device_options.items() if k not in secret}
 
     @property
     def executor_name(self) -> str:
         """The executor this backend's jobs run on."""
-        return getattr(self._device, "executor", None) or self._qd_provider.executor_name
+        return pinned_executor(self._device) or self._qd_provider.executor_name
 
     def provenance(self, run_options: Mapping[str, Any]) -> dict[str, Any]:
         """Return the provenance fields for a job run with ``run_options``."""
@@ -88,7 +87,7 @@ class Backend(BackendV2):
         }
 
     def run(self, run_input: Any, **options: Any) -> Job:
-        """Validate and submit circuits; return the (submitted) job.
+        """Validate and submit circuits; return the (submitted) job. The provider does the work.
 
         :param run_input: a ``QuantumCircuit`` or a list of them, already
             transpiled for this backend.
@@ -96,19 +95,4 @@ class Backend(BackendV2):
             ``max_circuits_per_task``, ``job_id``, and run options passed on to
             the device (``seed_simulator``, ``memory``, ...).
         """
-        circuits = validate_circuits(run_input, self.target, self.name)
-        shots = validate_shots(options.pop("shots", self.options.shots), self._device.max_shots, self.name)
-        tags = validate_tags(options.pop("tags", None))
-        per_task = options.pop("max_circuits_per_task", None)
-        job_id = options.pop("job_id", None)
-        if job_id is None:
-            job_id = new_job_id()
-        check = getattr(self._device, "check_circuits", None)
-        if check is not None:
-            check(circuits, shots, options)
-        job = self._qd_provider.new_job(
-            self, circuits, shots=shots, run_options=options, tags=tags,
-            max_circuits_per_task=per_task, job_id=job_id,
-        )
-        job.submit()
-        return job
+        return self._qd_provider.submit(self, run_input, **options)

@@ -227,34 +227,20 @@ def _plot(counts: Any, path: str, job_id: str) -> list[dict[str, int]]:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    """Cancel a stored job that has not finished, so that it never runs again.
+    """Cancel a stored job that has not finished (``Provider.cancel``).
 
     A job that a remote service is running (its record holds the service's job
     id and its executor can resume it) is cancelled on the service too.
     """
-    import attrs
-    from qiskit.providers import JobStatus
-
-    from qdispatch.records import utcnow
-
     with _provider(args) as provider:
-        record = provider.store.load(args.job_id)
-        if record.finished:
-            raise JobStateError(record.job_id, f"job {record.job_id} already ended {record.status.name}; nothing to cancel")
-        if provider.can_resume(record):
-            job = provider.job(record.job_id)  # resumed on the executor that submitted it; cancel it there
-            cancelled = job.cancel()
-            job.persist(provider.store)
-            status = job.status().name
-        else:
-            provider.store.save(attrs.evolve(record, status=JobStatus.CANCELLED, finished_at=utcnow()))
-            cancelled, status = True, JobStatus.CANCELLED.name
+        cancelled = provider.cancel(args.job_id)
+        status = provider.store.load(args.job_id).status.name
     if args.json:
-        _print_json({"job_id": record.job_id, "cancelled": cancelled, "status": status})
+        _print_json({"job_id": args.job_id, "cancelled": cancelled, "status": status})
     elif cancelled:
-        print(f"job {record.job_id} cancelled; it will not run again")
+        print(f"job {args.job_id} cancelled; qdispatch will not run it again")
     if not cancelled:
-        print(f"error: job {record.job_id} could not be cancelled (its service is already running it); "
+        print(f"error: job {args.job_id} could not be cancelled (its service is already running it); "
               f"status {status}", file=sys.stderr)
         return 1
     return 0
@@ -278,7 +264,12 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             "version": info.version or "-",
             "registers": "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info.registers.items()) or "-",
             "registrations": info.registers,
-            "status": f"FAILED: {info.error}" if info.error else "ok",
+            "status": (
+                f"FAILED: {info.error}" if info.error
+                else "disabled" if info.disabled
+                else "; ".join(info.clashes) if info.clashes
+                else "ok"
+            ),
         }
         for info in get_plugin_manager().plugin_infos()
     ]

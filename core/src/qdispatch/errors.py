@@ -47,6 +47,22 @@ class InvalidJobIdError(InvalidInputError):
     """A job id is empty, too long, or contains characters a store cannot hold."""
 
 
+class InvalidOptionError(ConfigurationError, InvalidInputError):
+    """An option value (a count, a timeout, a limit) is of the wrong type or out of range.
+
+    Raised by the one option validator, :mod:`qdispatch.validation`, whoever
+    the option belongs to: an executor, a store, a backend or a run.
+    """
+
+
+class CredentialEndpointError(ConfigurationError):
+    """A stored record names an endpoint other than the one the user's credentials are configured for."""
+
+
+class ResultMismatchError(QDispatchError):
+    """A device returned results that do not match the circuits it was sent (missing, extra or reordered)."""
+
+
 class JobError(QDispatchError):
     """Base class of errors about one job; carries its id."""
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 import threading
+import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Literal
 
@@ -25,20 +27,150 @@ DISABLE_AUTOLOAD_ENV = "QDISPATCH_DISABLE_PLUGIN_AUTOLOAD"
 DISABLED_PLUGINS_ENV = "QDISPATCH_DISABLED_PLUGINS"
 """Comma-separated entry-point names of plugins never to import."""
 
+BUILTIN_DISTRIBUTIONS = frozenset({"qdispatch", "qdispatch-aer", "qdispatch-aqt", "qdispatch-dask"})
+"""The distributions whose plugins are qdispatch's own: their names win over a third party's."""
+
+LIFECYCLE_HOOKS = frozenset(
+    {"job_created", "job_submitted", "job_status_changed", "job_progress", "job_finished",
+     "job_persisted", "job_restored"}
+)
+"""The hooks called for every job; each implementation is guarded (see :func:`guard_hookimpl`)."""
+
 Kind = Literal["backend", "executor", "store"]
 KINDS: tuple[Kind, ...] = ("backend", "executor", "store")
 Factory = Callable[..., Any]
-Register = Callable[[str, Factory], None]
+Register = Callable[..., None]
+"""``register(name, factory, **bound)``: ``factory`` is a callable or a ``"module:attribute"`` path
+imported on first use; ``bound`` are keyword arguments always passed to it (not user options)."""
 
 
 @attrs.frozen
 class Registration:
-    """One catalogue entry: who registered ``name`` and how to build it."""
+    """One catalogue entry: who registered ``name`` and how to build it.
+
+    The factory's options are declared once, by the factory itself (a class's
+    ``__init__`` or a function): :meth:`parameters` reads them from its
+    signature, less the ``bound`` keywords the plugin fixed at registration.
+    """
 
     kind: Kind
     name: str
-    factory: Factory
+    factory: Factory | str
     plugin: str
+    bound: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def resolve(self) -> Factory:
+        """Return the factory, importing it first if it was registered as ``"module:attribute"``."""
+        if callable(self.factory):
+            return self.factory
+        module_name, _, attribute = self.factory.partition(":")
+        try:
+            target: Any = importlib.import_module(module_name)
+            for part in attribute.split("."):
+                target = getattr(target, part)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigurationError(
+                f"{self.kind} {self.name!r} of plugin {self.plugin!r} cannot be loaded from "
+                f"{self.factory!r}: {exc}"
+            ) from exc
+        if not callable(target):
+            raise ConfigurationError(f"{self.kind} {self.name!r}: {self.factory!r} is not callable")
+        return target  # type: ignore[no-any-return]
+
+    def parameters(self) -> dict[str, inspect.Parameter] | None:
+        """Return the options the factory takes by name (``None``: it takes any, through ``**kwargs``)."""
+        try:
+            params = inspect.signature(self.resolve()).parameters.values()
+        except (TypeError, ValueError):
+            return None
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+            return None
+        return {
+            p.name: p
+            for p in params
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in self.bound
+        }
+
+    def build(self, options: Mapping[str, Any]) -> Any:
+        """Call the factory with ``options`` and the bound keywords."""
+        return self.resolve()(**{**options, **self.bound})
+
+
+_running: dict[int | None, tuple[str, str, float]] = {}
+
+
+def running_hook(thread_id: int | None) -> tuple[str, str, float] | None:
+    """Return ``(plugin, hook, since)`` for the guarded hook implementation thread ``thread_id`` is in."""
+    return _running.get(thread_id)
+
+
+def _hook_failed(plugin: str, hook: str, exc: BaseException) -> None:
+    warnings.warn(
+        f"qdispatch plugin {plugin!r} raised in {hook}: {type(exc).__name__}: {exc}",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+def guard_hookimpl(impl: pluggy.HookImpl, hook: str) -> None:
+    """Make ``impl`` warn (naming its plugin) instead of raising, so the other plugins and the job go on.
+
+    The guard replaces the implementation's function in place, so the hook is
+    still called through pluggy: LIFO order, ``tryfirst``/``trylast``,
+    wrappers and hook-call monitoring all hold. Wrappers are guarded on both
+    sides of their ``yield``. ``SystemExit`` is caught too: a plugin must not
+    end a worker or the program from a hook.
+    """
+    function = impl.function
+    plugin = impl.plugin_name
+    if getattr(function, "__qdispatch_guarded__", False):
+        return
+
+    def plain(*args: Any) -> Any:
+        me = threading.get_ident()
+        _running[me] = (plugin, hook, time.monotonic())
+        try:
+            return function(*args)
+        except (Exception, SystemExit) as exc:
+            _hook_failed(plugin, hook, exc)
+            return None
+        finally:
+            _running.pop(me, None)
+
+    def wrapper(*args: Any) -> Generator[None, Any, Any]:
+        inner = function(*args)
+        try:
+            next(inner)
+        except (Exception, SystemExit, StopIteration) as exc:
+            if not isinstance(exc, StopIteration):
+                _hook_failed(plugin, hook, exc)
+            return (yield)
+        try:
+            outcome = yield
+        except BaseException as exc:  # an inner implementation failed: let the wrapper see it
+            try:
+                inner.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+            except BaseException as raised:
+                if raised is not exc:
+                    _hook_failed(plugin, hook, raised)
+                raise exc from None
+            raise exc
+        try:
+            inner.send(outcome)
+        except StopIteration as stop:
+            return stop.value if impl.wrapper else None
+        except (Exception, SystemExit) as exc:
+            _hook_failed(plugin, hook, exc)
+            return outcome if impl.wrapper else None
+        inner.close()
+        _hook_failed(plugin, hook, RuntimeError("the wrapper yielded more than once"))
+        return outcome if impl.wrapper else None
+
+    guarded = wrapper if (impl.wrapper or impl.hookwrapper) else plain
+    guarded.__qdispatch_guarded__ = True  # type: ignore[attr-defined]
+    impl.function = guarded
 
 
 @attrs.frozen
@@ -50,6 +182,9 @@ class PluginInfo:
     version: str | None
     registers: dict[str, list[str]]
     error: str | None = None
+    clashes: tuple[str, ...] = ()
+    """Names this plugin registered that another plugin kept (a built-in wins)."""
+    disabled: bool = False
 
 
 class PluginManager(pluggy.PluginManager):
@@ -65,7 +200,8 @@ class PluginManager(pluggy.PluginManager):
         self.entry_points: dict[str, EntryPoint] = {}
         self._catalogue: dict[Kind, dict[str, Registration]] | None = None
         self._devices: dict[tuple[str, str], Any] = {}
-        self._listeners: dict[str, tuple[pluggy.HookImpl, ...]] = {}
+        self.clashes: list[str] = []
+        """Names a plugin registered that another one (a built-in, or the first) kept."""
         self._lock = threading.Lock()
 
     def load_entry_points(self, disabled: Iterable[str] = ()) -> None:
@@ -86,7 +222,7 @@ class PluginManager(pluggy.PluginManager):
                 plugin = ep.load()
                 self.register(plugin, name=ep.name)
                 self._check_known_hooks(ep.name)
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # sys.exit() at import must not end the program
                 if self.has_plugin(ep.name):
                     self.unregister(name=ep.name)
                 self.failures[ep.name] = exc
@@ -115,8 +251,14 @@ class PluginManager(pluggy.PluginManager):
                     )
 
     def register(self, plugin: object, name: str | None = None) -> str | None:
-        """Register ``plugin`` (and forget the catalogue and devices so they are rebuilt)."""
+        """Register ``plugin``, guarding its lifecycle hook implementations; forget the catalogue and devices."""
         registered = super().register(plugin, name)
+        if registered is not None:
+            for caller in self.get_hookcallers(plugin) or ():
+                if caller.name in LIFECYCLE_HOOKS:
+                    for impl in caller.get_hookimpls():
+                        if impl.plugin is plugin:
+                            guard_hookimpl(impl, caller.name)
         self._forget()
         return registered
 
@@ -129,7 +271,6 @@ class PluginManager(pluggy.PluginManager):
     def _forget(self) -> None:
         self._catalogue = None
         self._devices = {}
-        self._listeners = {}
 
     def catalogue(self) -> dict[Kind, dict[str, Registration]]:
         """Return every registered backend, executor and store, by kind and name."""
@@ -138,30 +279,47 @@ class PluginManager(pluggy.PluginManager):
                 self._catalogue = self._build_catalogue()
             return self._catalogue
 
+    def is_builtin(self, plugin_name: str) -> bool:
+        """Whether ``plugin_name`` came from one of qdispatch's own distributions."""
+        ep = self.entry_points.get(plugin_name)
+        dist = ep.dist if ep is not None else None
+        return dist is not None and dist.name in BUILTIN_DISTRIBUTIONS
+
     def _build_catalogue(self) -> dict[Kind, dict[str, Registration]]:
+        """Ask every plugin what it offers; a built-in's name wins, then the first registered."""
         catalogue: dict[Kind, dict[str, Registration]] = {kind: {} for kind in KINDS}
+        self.clashes = []
         for kind in KINDS:
             hook = getattr(self.hook, f"register_{kind}s")
-            for impl in hook.get_hookimpls():  # registration order: the first name wins
+            impls = sorted(hook.get_hookimpls(), key=lambda impl: not self.is_builtin(impl.plugin_name))
+            for impl in impls:
                 plugin_name = impl.plugin_name
 
-                def register(name: str, factory: Factory, _p: str = plugin_name, _k: Kind = kind) -> None:
+                def register(
+                    name: str, factory: Factory | str, _p: str = plugin_name, _k: Kind = kind, **bound: Any
+                ) -> None:
                     if not isinstance(name, str) or not name:
                         raise ConfigurationError(f"plugin {_p!r} registered a {_k} without a name")
+                    if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
+                        raise ConfigurationError(
+                            f"plugin {_p!r} registered {_k} {name!r} with {factory!r}, "
+                            "neither a callable nor a 'module:attribute' path"
+                        )
                     existing = catalogue[_k].get(name)
                     if existing is not None and existing.plugin != _p:
-                        warnings.warn(
-                            f"{_k} {name!r} of plugin {_p!r} ignored: plugin "
-                            f"{existing.plugin!r} registered it first",
-                            RuntimeWarning,
-                            stacklevel=2,
+                        why = "a built-in" if self.is_builtin(existing.plugin) else "registered first"
+                        clash = (
+                            f"{_k} {name!r} of plugin {_p!r} ignored: plugin {existing.plugin!r} ({why}) "
+                            "has that name"
                         )
+                        self.clashes.append(clash)
+                        warnings.warn(clash, RuntimeWarning, stacklevel=2)
                         return
-                    catalogue[_k][name] = Registration(_k, name, factory, _p)
+                    catalogue[_k][name] = Registration(_k, name, factory, _p, dict(bound))
 
                 try:
                     impl.function(register=register)
-                except Exception as exc:
+                except (Exception, SystemExit) as exc:
                     self.failures.setdefault(plugin_name, exc)
                     warnings.warn(
                         f"qdispatch plugin {plugin_name!r} failed to register {kind}s: {exc}",
@@ -178,7 +336,14 @@ class PluginManager(pluggy.PluginManager):
         """Return the registration of ``name``, or raise an error listing the available ones."""
         entries = self.catalogue()[kind]
         if not isinstance(name, str) or name not in entries:
-            raise PluginNotFoundError(kind, str(name), entries)
+            error = PluginNotFoundError(kind, str(name), entries)
+            blocked = sorted(n for n, p in self.list_name_plugin() if p is None)
+            if blocked:
+                error.message += (
+                    f" (disabled plugins, which may offer it: {', '.join(blocked)}; "
+                    f"see {DISABLED_PLUGINS_ENV} and 'disabled_plugins' in the configuration)"
+                )
+            raise error
         return entries[name]
 
     def create(self, kind: Kind, name: str, options: Mapping[str, Any] | None = None) -> Any:
@@ -192,7 +357,7 @@ class PluginManager(pluggy.PluginManager):
         options = dict(options or {})
         check_options(registration, options)
         try:
-            return registration.factory(**options)
+            return registration.build(options)
         except QDispatchError:
             raise
         except (TypeError, ValueError) as exc:
@@ -223,6 +388,7 @@ class PluginManager(pluggy.PluginManager):
         infos = []
         for name, plugin in self.list_name_plugin():
             if plugin is None:
+                infos.append(PluginInfo(name=name, distribution=None, version=None, registers={}, disabled=True))
                 continue
             dist = self.entry_points[name].dist if name in self.entry_points else None
             infos.append(
@@ -232,6 +398,7 @@ class PluginManager(pluggy.PluginManager):
                     version=dist.version if dist else None,
                     registers={k: sorted(v) for k, v in sorted(registers.get(name, {}).items())},
                     error=repr(self.failures[name]) if name in self.failures else None,
+                    clashes=tuple(c for c in self.clashes if f" of plugin {name!r} ignored" in c),
                 )
             )
         for name, exc in self.failures.items():
@@ -249,37 +416,13 @@ class PluginManager(pluggy.PluginManager):
                 )
         return sorted(infos, key=lambda info: info.name)
 
-    def notify(self, hook_name: str, **kwargs: Any) -> None:
-        """Call a lifecycle hook one implementation at a time.
-
-        An implementation that raises is reported as a ``RuntimeWarning`` naming
-        its plugin; the other implementations are still called.
-        """
-        impls = self._listeners.get(hook_name)
-        if impls is None:  # looked up once per hook until a plugin comes or goes
-            impls = self._listeners[hook_name] = tuple(getattr(self.hook, hook_name).get_hookimpls())
-        for impl in impls:
-            try:
-                impl.function(*[kwargs[arg] for arg in impl.argnames])
-            except Exception as exc:
-                warnings.warn(
-                    f"qdispatch plugin {impl.plugin_name!r} raised in {hook_name}: "
-                    f"{type(exc).__name__}: {exc}",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
-
 
 def check_options(registration: Registration, options: Mapping[str, Any]) -> None:
     """Raise a :class:`ConfigurationError` naming options the factory does not take."""
-    try:
-        params = inspect.signature(registration.factory).parameters.values()
-    except (TypeError, ValueError):
+    accepted = registration.parameters()
+    if accepted is None:
         return
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-        return
-    accepted = {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
-    unknown = sorted(set(options) - accepted)
+    unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise ConfigurationError(
             f"unknown option {', '.join(map(repr, unknown))} for {registration.kind} "

@@ -1,7 +1,8 @@
 """The objects plugins provide: devices (backends), executors and stores.
 
 These are structural protocols: a plugin's classes need not inherit from them,
-they only need the methods. Optional methods are listed in the docstrings.
+they only need the members. What a plugin object may offer beyond them is in
+:mod:`qdispatch.capabilities` (typed protocols too, looked up in one place).
 """
 
 from __future__ import annotations
@@ -29,25 +30,23 @@ class Device(Protocol):
         target: the ``qiskit.transpiler.Target`` circuits must fit.
         max_shots: the largest shot count accepted.
         max_circuits: the most circuits one task may carry (``None``: no limit).
-        executor: the executor this device must run on (``None``: the provider's).
-        secret_options: names of options never written to a record (tokens).
 
     ``run_circuits`` executes in the current process; it is called by
-    :meth:`qdispatch.Task.run`, in whatever process the executor chose.
+    :meth:`qdispatch.Task.run`, in whatever process the executor chose. Its
+    ``Result`` must hold one experiment per circuit, in the order given, each
+    with the circuit's name in its header: qdispatch checks this and fails the
+    job otherwise.
 
-    Optional method: ``check_circuits(circuits, shots, run_options)``, called by
-    ``backend.run`` after the core's own checks, raises
-    :class:`qdispatch.InvalidInputError` for what this device cannot run
-    (a gate on qubits it does not couple, an unsupported run option), so the
-    user hears of it before anything is submitted.
+    Optional (see :mod:`qdispatch.capabilities`): ``check_circuits`` (its own
+    checks before submission), ``executor`` (an executor it must run on),
+    ``secret_options`` (options never stored) and ``endpoint_options`` (options
+    that say where its credentials go).
     """
 
     name: str
     target: Target
     max_shots: int
     max_circuits: int | None
-    executor: str | None
-    secret_options: frozenset[str]
 
     def run_circuits(
         self, circuits: Sequence[QuantumCircuit], shots: int, run_options: Mapping[str, Any]
@@ -64,12 +63,12 @@ class Device(Protocol):
 class Executor(Protocol):
     """Runs tasks and hands back futures.
 
-    Optional methods:
+    Optional (see :mod:`qdispatch.capabilities`): ``cancel(future)`` to stop a
+    running task, ``resume(task, state)`` to pick up a remote task in a later
+    process, ``max_workers``.
 
-    * ``cancel(future) -> bool``: stop a task that is already running
-      (the future must then end with :class:`qdispatch.errors.TaskCancelledError`).
-    * ``resume(task, state) -> Future``: pick up a task that a previous process
-      submitted to a remote service, from the ``state`` it reported.
+    Report each task's start with ``task.report_started()`` (a task run in this
+    process does it itself): a job is RUNNING once one of its tasks reported so.
 
     An executor that makes its own ``concurrent.futures.Future`` objects must
     call ``future.set_running_or_notify_cancel()`` before it starts a task (and

@@ -2,18 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import threading
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from qiskit.providers import JobStatus
+from qiskit.providers.exceptions import JobTimeoutError
 
 from qdispatch.backend import Backend
+from qdispatch.capabilities import CircuitChecker, ResumableExecutor, endpoint_options, offers
 from qdispatch.config import Settings, load_settings
-from qdispatch.errors import InvalidInputError
+from qdispatch.dispatch import HOOK_GRACE_SECONDS, HookDispatcher
+from qdispatch.errors import (
+    CredentialEndpointError,
+    InvalidInputError,
+    JobNotFoundError,
+    JobStateError,
+    QDispatchError,
+)
+from qdispatch.jobids import new_job_id, validate_job_id
 from qdispatch.plugins import PluginManager, check_options, get_plugin_manager
-from qdispatch.validation import validate_positive_int
+from qdispatch.records import utcnow
+from qdispatch.validation import (
+    positive_int,
+    validate_circuits,
+    validate_run_options,
+    validate_shots,
+    validate_tags,
+)
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -64,6 +85,7 @@ class Provider:
         self._executors: dict[str, Executor] = {}
         self._store: Store | None = None
         self._lock = threading.Lock()
+        self._hooks = HookDispatcher(self.plugin_manager.hook)
 
     def _executor_options(self, name: str) -> dict[str, Any]:
         return {**self.settings.options_for("executors", name), **self._executor_overrides.get(name, {})}
@@ -113,12 +135,19 @@ class Provider:
             return self._store
 
     def close(self) -> None:
-        """Shut down the executors this provider started and close its store."""
+        """Shut down the executors this provider started, deliver the last hooks and close its store.
+
+        Running tasks finish first. Hooks still to be delivered are waited for
+        at most :data:`~qdispatch.dispatch.HOOK_GRACE_SECONDS`; a plugin that
+        blocks longer is named in a warning.
+        """
         with self._lock:
             executors, self._executors = list(self._executors.values()), {}
-            store, self._store = self._store, None
         for executor in executors:
             executor.shutdown(wait=True)
+        self._hooks.close(HOOK_GRACE_SECONDS)
+        with self._lock:
+            store, self._store = self._store, None
         if store is not None:
             store.close()
 
@@ -128,28 +157,65 @@ class Provider:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- jobs ------------------------------------------------------------------------------
+    # -- jobs: the one owner of their lives -------------------------------------------------
 
-    def new_job(
+    def submit(self, backend: Backend, run_input: Any, **options: Any) -> Job:
+        """Validate circuits and options for ``backend``, then create and submit a job (``Backend.run``).
+
+        Everything is checked before anything is handed to an executor: the
+        circuits against the backend's target (and the device's own checks),
+        shots, tags, run options (plain, storable values only) and the job id.
+
+        :param options: ``shots``, ``tags``, ``max_circuits_per_task``, ``job_id``,
+            and run options passed on to the device.
+        :raises InvalidInputError: naming what is wrong.
+        """
+        device = backend.device
+        circuits = validate_circuits(run_input, backend.target, backend.name)
+        shots = validate_shots(options.pop("shots", backend.options.shots), device.max_shots, backend.name)
+        tags = validate_tags(options.pop("tags", None))
+        per_task = options.pop("max_circuits_per_task", None)
+        job_id = options.pop("job_id", None)
+        run_options = validate_run_options(options)
+        if job_id is None:
+            job_id = new_job_id()
+        else:
+            self._refuse_taken_id(validate_job_id(job_id))
+        checker = offers(device, CircuitChecker)
+        if checker is not None:
+            checker.check_circuits(circuits, shots, run_options)
+        job = self._new_job(backend, circuits, shots, run_options, tags, per_task, job_id)
+        job.submit()
+        return job
+
+    def _refuse_taken_id(self, job_id: str) -> None:
+        """Refuse a job id the store already holds: a new job must never replace a stored one."""
+        try:
+            self.store.load(job_id)
+        except JobNotFoundError:
+            return
+        except QDispatchError:
+            pass  # a damaged record still holds the id
+        raise JobStateError(
+            job_id, f"job id {job_id!r} is already in the store; choose another (or restore that job)"
+        )
+
+    def _new_job(
         self,
         backend: Backend,
         circuits: Sequence[QuantumCircuit],
-        *,
         shots: int,
         run_options: Mapping[str, Any],
         tags: Sequence[str],
         max_circuits_per_task: int | None,
         job_id: str,
         executor_name: str | None = None,
+        created_at: datetime | None = None,
     ) -> Job:
-        """Make an unsubmitted job for ``backend`` (``Backend.run`` calls this).
-
-        :param executor_name: the executor to use instead of the backend's.
-        """
         from qdispatch.job import Job
 
         per_task = self.settings.max_circuits_per_task if max_circuits_per_task is None else max_circuits_per_task
-        validate_positive_int("max_circuits_per_task", per_task)
+        positive_int("max_circuits_per_task", per_task)
         if backend.max_circuits is not None:
             per_task = min(per_task, backend.max_circuits)
         executor_name = executor_name or backend.executor_name
@@ -162,34 +228,132 @@ class Provider:
             executor_name=executor_name,
             executor=self.executor(executor_name),
             provider=self,
+            hooks=self._hooks,
             max_circuits_per_task=per_task,
             tags=tags,
+            created_at=created_at,
         )
 
     def can_resume(self, record: JobRecord) -> bool:
         """Whether ``record`` is an unfinished job of a remote service that its executor can pick up again."""
-        return record.remote and hasattr(self.executor(record.executor), "resume")
+        return record.remote and offers(self.executor(record.executor), ResumableExecutor) is not None
 
-    def job_from_record(self, record: JobRecord) -> Job:
-        """Rebuild the job handle of ``record``, not yet resumed (``Job.restore`` does that).
+    def restore(
+        self,
+        job_id: str,
+        *,
+        store: Store | None = None,
+        remove_from_store: bool = False,
+        resubmit: bool = False,
+    ) -> Job:
+        """Rebuild the stored job ``job_id`` in this process.
 
-        A job that a remote service was running is bound to the executor that
-        submitted it, so it can resume polling; any other job to this
-        provider's executor for its backend.
+        A finished job comes back with its result, without running again. An
+        unfinished job whose executor can resume it (a remote service) carries
+        on with the same remote job, on the executor that submitted it; any
+        other unfinished job is submitted again, with a warning, and
+        ``job.resubmitted`` is True.
+
+        :param store: the store to read (default: this provider's).
+        :param remove_from_store: delete the record once read (default: keep it).
+        :param resubmit: also run again a job stored as ERROR or CANCELLED.
+        :raises JobNotFoundError: if the store has no job ``job_id``.
+        :raises CredentialEndpointError: if the record names another endpoint than the configured one.
         """
-        backend = self.get_backend(record.backend, **record.backend_options)
+        from qdispatch.job import warn_resubmitted
+
+        source = store if store is not None else self.store
+        record = source.load(validate_job_id(job_id))
+        if resubmit and record.status in (JobStatus.ERROR, JobStatus.CANCELLED):
+            record = attrs.evolve(
+                record, status=JobStatus.QUEUED, result=None, error_message=None, finished_at=None,
+                chunks=tuple(attrs.evolve(c, state={}) for c in record.chunks),
+            )
+        validate_shots(record.shots, 2**63, record.backend)
+        backend = self._backend_for_record(record)
         chunk_size = max((c.stop - c.start for c in record.chunks), default=len(record.circuits))
-        job = self.new_job(
-            backend,
-            record.circuits,
-            shots=record.shots,
-            run_options=record.run_options,
-            tags=record.tags,
-            max_circuits_per_task=max(chunk_size, 1),
-            job_id=record.job_id,
-            executor_name=record.executor if record.remote else None,
+        remote = self.can_resume(record) if not record.finished else False
+        job = self._new_job(
+            backend, record.circuits, record.shots, record.run_options, record.tags, max(chunk_size, 1),
+            record.job_id, executor_name=record.executor if remote else None, created_at=record.created_at,
         )
+        if remove_from_store:
+            source.delete(record.job_id)
+        if record.finished:
+            job._adopt_finished(record)
+        else:
+            states = [dict(c.state) for c in record.chunks]
+            resumable = remote and len(states) == len(job._life.chunks)
+            job._resume(states if resumable else None, record)
+            if not resumable:
+                warn_resubmitted(job, record.status)
+        job._announce_restored()
         return job
+
+    def _backend_for_record(self, record: JobRecord) -> Backend:
+        """Build the backend a record names, refusing a record that redirects the user's credentials.
+
+        Options that say where credentials go (a device's ``endpoint_options``,
+        such as AQT's ``url``) must equal the ones configured now.
+        """
+        registration = self.plugin_manager.registration("backend", record.backend)
+        configured = self.settings.options_for("backends", record.backend)
+        defaults = registration.parameters() or {}
+        for option in sorted(endpoint_options(registration.resolve())):
+            if option not in record.backend_options:
+                continue
+            parameter = defaults.get(option)
+            default = parameter.default if parameter is not None else None
+            expected = configured.get(option, None if default is inspect.Parameter.empty else default)
+            stored = record.backend_options[option]
+            if stored != expected:
+                raise CredentialEndpointError(
+                    f"job {record.job_id!r} names {option} {stored!r} for backend {record.backend!r}, but "
+                    f"your credentials are configured for {expected!r}; qdispatch will not send them "
+                    f"elsewhere. If you trust that endpoint, set '{option}' under [backends.{record.backend}] "
+                    "in your configuration"
+                )
+        return self.get_backend(record.backend, **record.backend_options)
+
+    def job(self, job_id: str) -> Job:
+        """Return the stored job ``job_id`` (kept in the store), resumed if unfinished."""
+        return self.restore(job_id)
+
+    def cancel(self, job: Job | str) -> bool:
+        """Cancel a job, given as a handle or by the id of a stored job; return True if it will not run.
+
+        A job this process holds is stopped through its executor. A stored,
+        unfinished job is cancelled on its remote service when its executor
+        can resume it (then stored in its new state); otherwise its record is
+        marked CANCELLED, only if nobody finished it meanwhile.
+
+        :raises JobNotFoundError: for an unknown id.
+        :raises JobStateError: if the stored job has already finished.
+        """
+        from qdispatch.job import Job
+
+        if isinstance(job, Job):
+            return job.cancel()
+        record = self.store.load(validate_job_id(job))
+        if record.finished:
+            raise JobStateError(
+                record.job_id, f"job {record.job_id} already ended {record.status.name}; nothing to cancel"
+            )
+        if self.can_resume(record):
+            handle = self.restore(record.job_id)
+            cancelled = handle.cancel()
+            if cancelled:
+                with contextlib.suppress(JobTimeoutError):
+                    handle.wait_for_final_state(timeout=HOOK_GRACE_SECONDS, wait=0.2)
+            handle.persist()
+            return cancelled
+        self._mark_cancelled(record)
+        return True
+
+    def _mark_cancelled(self, record: JobRecord) -> None:
+        """Store ``record`` as CANCELLED, unless it changed status meanwhile (compare-and-set)."""
+        cancelled = attrs.evolve(record, status=JobStatus.CANCELLED, finished_at=utcnow())
+        self.store.save(cancelled)
 
     def jobs(
         self,
@@ -214,9 +378,3 @@ class Provider:
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
             raise InvalidInputError(f"limit must be a non-negative integer, not {limit!r}")
         return self.store.list(status=status, backend=backend, tag=tag, limit=limit)
-
-    def job(self, job_id: str) -> Job:
-        """Return the stored job ``job_id`` (kept in the store), resumed if unfinished."""
-        from qdispatch.job import Job
-
-        return Job.restore(job_id, store=self.store, remove_from_store=False, provider=self)

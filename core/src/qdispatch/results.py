@@ -8,7 +8,7 @@ from typing import Any
 
 from qiskit.result import Result
 
-from qdispatch.errors import QDispatchError, TaskCancelledError
+from qdispatch.errors import QDispatchError, ResultMismatchError, TaskCancelledError
 
 
 def failure_message(result: Result) -> str | None:
@@ -26,8 +26,52 @@ def failure_message(result: Result) -> str | None:
     return "; ".join(reasons) or "the simulator reported failure without a message"
 
 
-def future_outcome(future: Future[Result]) -> tuple[str, Any]:
-    """Classify a finished task future as ``("done", Result)``, ``("error", message)`` or ``("cancelled", None)``."""
+def experiment_name(experiment: Any) -> str | None:
+    """Return the circuit name a result experiment carries in its header, or ``None``."""
+    header = getattr(experiment, "header", None)
+    if isinstance(header, dict):
+        name = header.get("name")
+    else:
+        name = getattr(header, "name", None)
+    return name if isinstance(name, str) else None
+
+
+def check_result(result: Result, names: Sequence[str], device: str, first: int = 0) -> None:
+    """Raise :class:`ResultMismatchError` unless ``result`` has one experiment per circuit, in order.
+
+    Each experiment is matched to its circuit by the name in its header (which
+    every Qiskit result carries), not by position alone: a device that drops,
+    duplicates or reorders circuits is caught. Circuits that share a name can
+    only be told apart by position; give them distinct names to have them
+    checked too.
+
+    :param names: the names of the circuits sent, in order.
+    :param device: the backend name, for the message.
+    :param first: the job-wide index of the first circuit, for the message.
+    """
+    got = [experiment_name(exp) for exp in result.results]
+    if len(got) != len(names):
+        raise ResultMismatchError(
+            f"backend {device!r} returned {len(got)} result(s) for the {len(names)} circuit(s) "
+            f"{first}..{first + len(names) - 1} it was sent"
+        )
+    for offset, (want, have) in enumerate(zip(names, got, strict=True)):
+        if have != want:
+            where = f"circuit {first + offset} ({want!r})"
+            found = "no circuit name" if have is None else f"the result of {have!r}"
+            raise ResultMismatchError(
+                f"backend {device!r} returned {found} in the place of {where}: results missing, "
+                "duplicated or out of order"
+            )
+
+
+def future_outcome(
+    future: Future[Result], names: Sequence[str] | None = None, device: str = "", first: int = 0
+) -> tuple[str, Any]:
+    """Classify a finished task future as ``("done", Result)``, ``("error", message)`` or ``("cancelled", None)``.
+
+    With ``names``, a result that does not match those circuits (see :func:`check_result`) is an error.
+    """
     try:
         exc = future.exception()
     except CancelledError:
@@ -42,6 +86,11 @@ def future_outcome(future: Future[Result]) -> tuple[str, Any]:
     message = failure_message(result)
     if message is not None:
         return "error", message
+    if names is not None:
+        try:
+            check_result(result, names, device, first)
+        except ResultMismatchError as mismatch:
+            return "error", str(mismatch)
     return "done", result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from qiskit import QuantumCircuit
 from qiskit.transpiler import Target
 
-from qdispatch.errors import InvalidInputError
+from qdispatch.errors import InvalidInputError, InvalidOptionError
 
 ALWAYS_SUPPORTED = frozenset({"barrier", "measure"})
 """Instructions every backend accepts whether or not its target lists them."""
@@ -97,8 +98,88 @@ def validate_tags(tags: Any) -> tuple[str, ...]:
     return tuple(tags)
 
 
+def _refuse(name: str, value: Any, what: str, owner: str | None) -> InvalidOptionError:
+    where = f" of {owner}" if owner else ""
+    return InvalidOptionError(f"option {name!r}{where} must be {what}, not {value!r}")
+
+
+def positive_int(name: str, value: Any, *, owner: str | None = None, maximum: int | None = None) -> int:
+    """Return ``value`` if it is a whole number from 1 to ``maximum``; else raise :class:`InvalidOptionError`.
+
+    This and :func:`positive_number` are the one check for numeric options, so
+    every executor, store and backend refuses a bad value the same way.
+
+    :param name: the option's name, for the message.
+    :param owner: what the option belongs to (``"executor 'process'"``), for the message.
+    :param maximum: the largest value accepted, if any.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise _refuse(name, value, "a positive whole number", owner)
+    if maximum is not None and value > maximum:
+        raise _refuse(name, value, f"at most {maximum}", owner)
+    return int(value)
+
+
+def positive_number(
+    name: str, value: Any, *, owner: str | None = None, allow_zero: bool = False
+) -> float:
+    """Return ``value`` as a float if it is a finite number above 0 (or ``allow_zero``); else raise.
+
+    NaN and infinity are refused: a timeout of ``nan`` would otherwise wait forever.
+    """
+    what = "a finite number of at least 0" if allow_zero else "a finite number above 0"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise _refuse(name, value, what, owner)
+    number = float(value)
+    if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
+        raise _refuse(name, value, what, owner)
+    return number
+
+
 def validate_positive_int(name: str, value: Any) -> int:
     """Return ``value`` if it is a whole number of at least 1 (not a bool), else raise naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInputError(f"{name} must be a positive integer, not {value!r}")
-    return value
+    return positive_int(name, value)
+
+
+def validate_run_options(options: Any) -> dict[str, Any]:
+    """Return run options as a dict if every value is plain, storable data; else raise.
+
+    A job's run options are kept in its record as JSON, so they must be
+    ``None``, booleans, whole numbers, finite floats, strings, or lists and
+    string-keyed dicts of those. Anything else (``nan``, an arbitrary object)
+    is refused here, before the job runs, rather than when it is persisted.
+    """
+    for name, value in options.items():
+        problem = _unstorable(value)
+        if problem is not None:
+            raise InvalidInputError(
+                f"run option {name!r} is {problem}; run options must be plain values "
+                "(numbers, strings, booleans, lists and dicts of them) so the job can be stored"
+            )
+    return dict(options)
+
+
+def _unstorable(value: Any, depth: int = 0) -> str | None:
+    if depth > 20:
+        return "nested too deeply"
+    if value is None or isinstance(value, bool | str):
+        return None
+    if isinstance(value, numbers.Integral):
+        return None
+    if isinstance(value, numbers.Real):
+        return None if math.isfinite(float(value)) else f"{value!r}, not a finite number"
+    if isinstance(value, list | tuple):
+        for item in value:
+            problem = _unstorable(item, depth + 1)
+            if problem is not None:
+                return problem
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"a dict with the key {key!r}, not a string"
+            problem = _unstorable(item, depth + 1)
+            if problem is not None:
+                return problem
+        return None
+    return f"a {type(value).__name__} object"

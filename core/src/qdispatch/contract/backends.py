@@ -7,7 +7,9 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
-from qdispatch.contract.probe import SHOTS, _provider
+from qdispatch.capabilities import SecretOptions, capabilities_of, offers, pinned_executor
+from qdispatch.contract.probe import SHOTS, _counts_fit, _provider, probe_circuits
+from qdispatch.errors import QDispatchError
 from qdispatch.contract.report import ContractReport, Failure, _Checks, create_checked
 from qdispatch.plugins import PluginManager, get_plugin_manager
 
@@ -30,8 +32,8 @@ def check_backend(
 
     Checks: ``create`` (the factory builds a :class:`qdispatch.Device`),
     ``attributes`` (a ``Target``, sane limits, a registered executor),
-    ``provenance`` (the four keys, JSON-safe), ``run`` (a transpiled one-qubit
-    circuit gives mostly ``1``) and ``persist/restore round trip``.
+    ``provenance`` (the four keys, JSON-safe), ``run`` (circuits with distinct
+    known outcomes, in one task and one per task, come back matched to their circuits) and ``persist/restore round trip``.
 
     :param name: the registered backend name.
     :param options: options for its factory (default: none).
@@ -48,7 +50,8 @@ def check_backend(
 
     def create() -> str:
         device = box["device"] = create_checked(pm, "backend", name, opts, Device)
-        return f"factory returned {type(device).__name__}"
+        offered = ", ".join(capabilities_of(device, "backend")) or "none"
+        return f"factory returned {type(device).__name__}; optional capabilities: {offered}"
 
     def attributes() -> str:
         from qiskit.transpiler import Target
@@ -65,15 +68,17 @@ def check_backend(
         limit = device.max_circuits
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             problems.append(f"max_circuits is {limit!r}, not None or a positive integer")
-        if device.executor is not None and device.executor not in pm.names("executor"):
-            problems.append(f"executor {device.executor!r} is not a registered executor")
-        secrets = device.secret_options
+        pinned = pinned_executor(device)
+        if pinned is not None and pinned not in pm.names("executor"):
+            problems.append(f"executor {pinned!r} is not a registered executor")
+        holder = offers(device, SecretOptions)
+        secrets = holder.secret_options if holder is not None else frozenset()
         if not isinstance(secrets, frozenset) or not all(isinstance(s, str) for s in secrets):
             problems.append("secret_options is not a frozenset of option names")
         if problems:
             raise Failure("; ".join(problems))
         return (f"{target.num_qubits} qubits, max_shots={device.max_shots}, max_circuits={limit}, "
-                f"executor={device.executor or 'the provider default'}")
+                f"executor={pinned or 'the provider default'}")
 
     def provenance() -> str:
         info = box["device"].provenance()
@@ -84,29 +89,37 @@ def check_backend(
         return f"simulator={info['simulator']!r}, version={info['simulator_version']!r}"
 
     def run_and_round_trip(round_trip: bool) -> str:
-        from qiskit import QuantumCircuit
         from qiskit.providers import JobStatus
 
         from qdispatch.compile import transpile_for
         from qdispatch.job import Job
 
+        device = box["device"]
+        width = 2 if (device.target.num_qubits or 1) >= 2 else 1
+        circuits = probe_circuits(0, 2**width, width=width, prefix="contract")
         with tempfile.TemporaryDirectory(prefix="qdispatch-contract-", ignore_cleanup_errors=True) as work:
             kwargs = {"store": "file", "store_options": {"path": work}}
             with _provider(pm, **kwargs) as provider:
                 backend = provider.get_backend(name, **opts)
-                circuit = QuantumCircuit(1, name="contract-x")
-                circuit.x(0)
-                circuit.measure_all()
-                shots = min(SHOTS, box["device"].max_shots)
-                job = backend.run(transpile_for(backend, circuit), shots=shots)
-                counts = job.result(timeout).get_counts()
-                if sum(counts.values()) != shots or max(counts, key=counts.get) != "1":
-                    raise Failure(f"X then measure gave {counts}, expected mostly '1' over {shots} shots")
+                shots = min(SHOTS, device.max_shots)
+                transpiled = transpile_for(backend, circuits)
+                one_task = backend.run(transpiled, shots=shots, max_circuits_per_task=len(circuits))
+                chunked = backend.run(transpiled, shots=shots, max_circuits_per_task=1)
+                for label, job in (("in one task", one_task), ("one circuit per task", chunked)):
+                    try:
+                        result = job.result(timeout)
+                    except QDispatchError as exc:
+                        raise Failure(f"{len(circuits)} circuits {label}: {exc}") from None
+                    _counts_fit(result, 0, len(circuits), shots, exact=False, width=width)
                 if not round_trip:
-                    return f"X then measure on executor {job.executor_name!r} gave {counts}"
-                job.persist()
+                    return (
+                        f"{len(circuits)} circuits with distinct outcomes came back matched, in one task "
+                        f"and one per task, on executor {one_task.executor_name!r}"
+                    )
+                counts = one_task.result().get_counts()
+                one_task.persist()
             with _provider(pm, **kwargs) as provider:
-                restored = Job.restore(job.job_id(), provider=provider)
+                restored = Job.restore(one_task.job_id(), provider=provider)
                 if restored.resubmitted or restored.status() is not JobStatus.DONE:
                     raise Failure("the finished job did not come back DONE without running again")
                 if restored.result().get_counts() != counts:

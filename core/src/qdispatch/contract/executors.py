@@ -23,6 +23,13 @@ from qdispatch.contract.probe import (
     _wait_for,
     probe_circuits,
 )
+from qdispatch.capabilities import (
+    CancellableExecutor,
+    ResumableExecutor,
+    SizedExecutor,
+    capabilities_of,
+    offers,
+)
 from qdispatch.contract.report import ContractReport, Failure, Skip, _Checks, create_checked
 from qdispatch.errors import (
     TaskCancelledError,
@@ -78,7 +85,8 @@ class _ExecutorChecks:
         from qdispatch.protocols import Executor
 
         self.executor = create_checked(self.pm, "executor", self.name, self.options, Executor)
-        return f"factory returned {type(self.executor).__name__}"
+        offered = ", ".join(capabilities_of(self.executor, "executor")) or "none"
+        return f"factory returned {type(self.executor).__name__}; optional capabilities: {offered}"
 
     def check_submit(self) -> str:
         task = self.task("submit", block=True)
@@ -122,7 +130,8 @@ class _ExecutorChecks:
         return f"the future raised the task's error ({type(error).__name__})"
 
     def check_cancel_queued(self) -> str:
-        workers = getattr(self.executor, "max_workers", None)
+        sized = offers(self.executor, SizedExecutor)
+        workers = sized.max_workers if sized is not None else None
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise Skip("the executor has no max_workers attribute, so no task can be kept queued")
         busy = [f"busy-{i}" for i in range(workers)]
@@ -133,9 +142,9 @@ class _ExecutorChecks:
                 raise Failure(f"only {started} of max_workers={workers} tasks started within {self.timeout:g} s")
             queued = self.submit(self.task("queued"))
             cancelled = queued.cancel()
-            stop = getattr(self.executor, "cancel", None)
-            if not cancelled and stop is not None:
-                cancelled = bool(stop(queued))
+            stopper = offers(self.executor, CancellableExecutor)
+            if not cancelled and stopper is not None:
+                cancelled = bool(stopper.cancel(queued))
         finally:
             self.release(*busy)
         for future in blockers:
@@ -150,9 +159,10 @@ class _ExecutorChecks:
         return f"cancelled a queued task behind {workers} busy worker(s); it never ran"
 
     def check_cancel_running(self) -> str:
-        stop = getattr(self.executor, "cancel", None)
-        if stop is None:
+        stopper = offers(self.executor, CancellableExecutor)
+        if stopper is None:
             raise Skip("optional cancel(future) not offered: running tasks always finish")
+        stop = stopper.cancel
         try:
             future = self.submit(self.task("running", block=True))
             if not _wait_for([self.path("running", "started")], self.timeout):
@@ -171,7 +181,7 @@ class _ExecutorChecks:
         return "declined to stop a running task (allowed); it finished normally"
 
     def check_resume(self) -> str:
-        if getattr(self.executor, "resume", None) is None:
+        if offers(self.executor, ResumableExecutor) is None:
             raise Skip("optional resume(task, state) not offered")
         raise Skip("resume(task, state) is offered; checking it needs the executor's remote service")
 

@@ -34,24 +34,28 @@ SUBMIT_GRACE = 10.0
 blocking until the task ran."""
 
 
-def probe_circuits(first: int, count: int) -> list[QuantumCircuit]:
-    """Return ``count`` two-qubit circuits; circuit ``k`` always measures ``format(k % 4, '02b')``."""
+def probe_circuits(first: int, count: int, width: int = 2, prefix: str = "probe") -> list[QuantumCircuit]:
+    """Return ``count`` circuits on ``width`` qubits; circuit ``k`` always measures :func:`expected_bitstring`.
+
+    Each is named ``{prefix}-{k}``, so results can be matched to circuits by name.
+    """
     from qiskit import QuantumCircuit
 
     circuits = []
     for k in range(first, first + count):
-        qc = QuantumCircuit(2, name=f"probe-{k % 4}")
-        for qubit in range(2):
-            if (k % 4) >> qubit & 1:
+        outcome = k % 2**width
+        qc = QuantumCircuit(width, name=f"{prefix}-{k}")
+        for qubit in range(width):
+            if outcome >> qubit & 1:
                 qc.x(qubit)
         qc.measure_all()
         circuits.append(qc)
     return circuits
 
 
-def expected_bitstring(k: int) -> str:
-    """Return what probe circuit ``k`` measures."""
-    return format(k % 4, "02b")
+def expected_bitstring(k: int, width: int = 2) -> str:
+    """Return what probe circuit ``k`` on ``width`` qubits measures."""
+    return format(k % 2**width, f"0{width}b")
 
 
 def _simulate(circuits: Sequence[QuantumCircuit], shots: int) -> Result:
@@ -140,7 +144,7 @@ def _provider(pm: PluginManager, **kwargs: Any) -> Iterator[Provider]:
         yield provider
 
 
-def _counts_fit(result: Result, first: int, count: int, shots: int, exact: bool) -> None:
+def _counts_fit(result: Result, first: int, count: int, shots: int, exact: bool, width: int = 2) -> None:
     """Raise :class:`Failure` unless ``result`` holds the probe circuits' outcomes."""
     from qiskit.result import Result
 
@@ -152,7 +156,7 @@ def _counts_fit(result: Result, first: int, count: int, shots: int, exact: bool)
         raise Failure(f"the result holds {len(result.results)} experiments, expected {count}")
     for j in range(count):
         counts = result.get_counts(j)
-        want = expected_bitstring(first + j)
+        want = expected_bitstring(first + j, width)
         if sum(counts.values()) != shots:
             raise Failure(f"circuit {j}: {sum(counts.values())} shots counted, expected {shots}")
         if (counts != {want: shots}) if exact else (max(counts, key=counts.get) != want):

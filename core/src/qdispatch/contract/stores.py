@@ -207,7 +207,7 @@ class _StoreChecks:
             counts = job.result(self.timeout).get_counts()
             job.persist()
         with _provider(pm, **kwargs) as provider:
-            restored = Job.restore(job.job_id(), provider=provider)
+            restored = Job.restore(job.job_id(), provider=provider, remove_from_store=True)
             if restored.resubmitted or restored.status() is not JobStatus.DONE:
                 raise Failure("the finished job did not come back DONE without running again")
             if restored.result().get_counts() != counts or restored.circuits() != job.circuits():

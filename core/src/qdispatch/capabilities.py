@@ -1,0 +1,126 @@
+"""Optional capabilities of plugin objects: typed protocols, looked up in one place.
+
+A device, executor or store must offer what :mod:`qdispatch.protocols`
+requires. Beyond that it may offer any of the capabilities below; the core
+asks for them only through the functions of this module, and
+``qdispatch check-plugin`` reports which ones a plugin offers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+    from qiskit.result import Result
+
+    from qdispatch.task import Task
+
+
+@runtime_checkable
+class CancellableExecutor(Protocol):
+    """An executor that can stop a task that is already running.
+
+    ``cancel(future)`` returns True once nothing more of the task will run; the
+    future must then end with :class:`qdispatch.errors.TaskCancelledError`.
+    """
+
+    def cancel(self, future: Future[Result]) -> bool:
+        """Stop the task behind ``future``; return whether it will run no further."""
+        ...
+
+
+@runtime_checkable
+class ResumableExecutor(Protocol):
+    """An executor that hands tasks to a remote service and can pick them up in a later process."""
+
+    def resume(self, task: Task, state: Mapping[str, Any]) -> Future[Result]:
+        """Return a future for ``task``, which an earlier process submitted and described by ``state``."""
+        ...
+
+
+@runtime_checkable
+class SizedExecutor(Protocol):
+    """An executor that runs at most ``max_workers`` tasks at once."""
+
+    max_workers: int
+
+
+@runtime_checkable
+class CircuitChecker(Protocol):
+    """A device that checks circuits and run options itself, before anything is submitted."""
+
+    def check_circuits(
+        self, circuits: Sequence[QuantumCircuit], shots: int, run_options: Mapping[str, Any]
+    ) -> None:
+        """Raise :class:`qdispatch.InvalidInputError` for what this device cannot run."""
+        ...
+
+
+@runtime_checkable
+class PinnedExecutor(Protocol):
+    """A device whose jobs must run on one executor (a remote service's own), named by ``executor``."""
+
+    executor: str | None
+
+
+@runtime_checkable
+class SecretOptions(Protocol):
+    """A device some of whose options are secrets (tokens), never written to a record."""
+
+    secret_options: frozenset[str]
+
+
+@runtime_checkable
+class EndpointOptions(Protocol):
+    """A device that sends credentials to an endpoint named by some of its options (``url``).
+
+    When a job is rebuilt from a stored record, these options must equal the
+    ones configured now: a record never redirects the user's credentials.
+    """
+
+    endpoint_options: frozenset[str]
+
+
+CAPABILITIES: dict[str, tuple[type, ...]] = {
+    "executor": (CancellableExecutor, ResumableExecutor, SizedExecutor),
+    "backend": (CircuitChecker, PinnedExecutor, SecretOptions, EndpointOptions),
+    "store": (),
+}
+"""The capabilities each kind of plugin object may offer, as ``check-plugin`` reports them."""
+
+_P = TypeVar("_P")
+
+
+def offers(obj: object, capability: type[_P]) -> _P | None:
+    """Return ``obj`` typed as ``capability`` if it offers it, else ``None``.
+
+    The instance is asked, not its class: plugins often set attributes such as
+    ``executor`` in ``__init__``.
+    """
+    return obj if isinstance(obj, capability) else None  # type: ignore[return-value]
+
+
+def capabilities_of(obj: object, kind: str) -> list[str]:
+    """Return the names of the capabilities ``obj`` (a ``kind`` plugin object) offers."""
+    return [cap.__name__ for cap in CAPABILITIES.get(kind, ()) if offers(obj, cap) is not None]
+
+
+def pinned_executor(device: object) -> str | None:
+    """Return the executor ``device`` must run on, or ``None`` for the provider's."""
+    pinned = offers(device, PinnedExecutor)
+    return pinned.executor if pinned is not None else None
+
+
+def secret_options(device: object) -> frozenset[str]:
+    """Return the names of ``device``'s options that are never written to a record."""
+    secret = offers(device, SecretOptions)
+    return frozenset(secret.secret_options) if secret is not None else frozenset()
+
+
+def endpoint_options(device: object) -> frozenset[str]:
+    """Return the names of ``device``'s options that say where its credentials go."""
+    endpoints = offers(device, EndpointOptions)
+    return frozenset(endpoints.endpoint_options) if endpoints is not None else frozenset()
