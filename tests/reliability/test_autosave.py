@@ -29,7 +29,7 @@ class StoreWatcher:
         self.provider = provider
         self.seen: list[tuple[str, JobStatus, JobStatus]] = []
 
-    @hookimpl
+    @hookimpl(trylast=True)  # after autosave's implementation, which pluggy would otherwise call later (LIFO)
     def job_status_changed(self, job: Any, old: JobStatus, new: JobStatus) -> None:
         """Record the new status and the stored one."""
         self.seen.append((job.job_id(), new, self.provider.store.load(job.job_id()).status))

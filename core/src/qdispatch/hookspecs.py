@@ -3,9 +3,14 @@
 A plugin is a module (or object) named by an entry point in the ``qdispatch``
 group; its functions marked with :data:`qdispatch.hookimpl` implement these
 hooks. Registration hooks are called once, when the plugin manager builds its
-catalogue; lifecycle hooks are called for every job, one implementation at a
-time: if one raises, qdispatch warns naming the plugin, the job is unchanged,
-and the remaining implementations are still called.
+catalogue. Lifecycle hooks are called for every job, through pluggy
+(``pm.hook.job_finished(job=...)``), so pluggy's rules hold: implementations
+run newest first, ``tryfirst``/``trylast`` move them, ``wrapper=True`` and
+``hookwrapper=True`` implementations wrap the others, and
+``add_hookcall_monitoring`` sees every call. They run on the provider's own
+hook thread, in the order the job changed, never on an executor's worker. If
+an implementation raises (even ``SystemExit``), qdispatch warns naming the
+plugin, the job is unchanged, and the other implementations are still called.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import sys
 import threading
 import time
 import warnings
@@ -76,6 +77,11 @@ class Registration:
         if not callable(target):
             raise ConfigurationError(f"{self.kind} {self.name!r}: {self.factory!r} is not callable")
         return target  # type: ignore[no-any-return]
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the factory can be had without importing anything new."""
+        return callable(self.factory) or self.factory.partition(":")[0] in sys.modules
 
     def parameters(self) -> dict[str, inspect.Parameter] | None:
         """Return the options the factory takes by name (``None``: it takes any, through ``**kwargs``)."""
@@ -417,8 +423,14 @@ class PluginManager(pluggy.PluginManager):
         return sorted(infos, key=lambda info: info.name)
 
 
-def check_options(registration: Registration, options: Mapping[str, Any]) -> None:
-    """Raise a :class:`ConfigurationError` naming options the factory does not take."""
+def check_options(registration: Registration, options: Mapping[str, Any], *, lazily: bool = False) -> None:
+    """Raise a :class:`ConfigurationError` naming options the factory does not take.
+
+    :param lazily: skip the check if it would import the factory's module (it
+        is checked again when the object is built).
+    """
+    if lazily and not registration.loaded:
+        return
     accepted = registration.parameters()
     if accepted is None:
         return

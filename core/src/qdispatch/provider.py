@@ -80,8 +80,12 @@ class Provider:
             **self.settings.options_for("stores", self.store_name),
             **dict(store_options or {}),
         }
-        check_options(self.plugin_manager.registration("executor", self.executor_name), self._executor_options(self.executor_name))
-        check_options(self.plugin_manager.registration("store", self.store_name), self._store_options)
+        check_options(
+            self.plugin_manager.registration("executor", self.executor_name),
+            self._executor_options(self.executor_name),
+            lazily=True,
+        )
+        check_options(self.plugin_manager.registration("store", self.store_name), self._store_options, lazily=True)
         self._executors: dict[str, Executor] = {}
         self._store: Store | None = None
         self._lock = threading.Lock()

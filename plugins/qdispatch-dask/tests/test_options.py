@@ -34,9 +34,9 @@ def test_listing_backends_does_not_import_dask() -> None:
 @pytest.mark.parametrize(
     ("options", "complaint"),
     [
-        ({"n_workers": 0}, "n_workers must be a positive integer"),
-        ({"threads_per_worker": True}, "threads_per_worker must be a positive integer"),
-        ({"connect_timeout": 0}, "connect_timeout must be a positive number"),
+        ({"n_workers": 0}, "option 'n_workers' of executor 'dask' must be a positive whole number"),
+        ({"threads_per_worker": True}, "option 'threads_per_worker' of executor 'dask' must be a positive whole number"),
+        ({"connect_timeout": 0}, "option 'connect_timeout' of executor 'dask' must be a finite number above 0"),
         ({"address": ""}, "address must be a scheduler address"),
         ({"address": "tcp://127.0.0.1:8786", "n_workers": 2}, "n_workers only apply to the local cluster"),
         ({"workers": 2}, "unknown option 'workers'"),

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from qdispatch.errors import ExecutorError, TaskCancelledError, WorkerDiedError
 from qdispatch.hookspecs import hookimpl
-from qdispatch.validation import validate_positive_int
+from qdispatch.validation import positive_int
 
 if TYPE_CHECKING:
     from qiskit.result import Result
@@ -294,7 +294,7 @@ class ProcessExecutor:
 
     def __init__(self, max_workers: int | None = None) -> None:
         if max_workers is not None:
-            validate_positive_int("max_workers", max_workers)
+            positive_int("max_workers", max_workers, owner="executor 'process'")
         self.max_workers = max_workers or os.cpu_count() or 1
         self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.lock = threading.Lock()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from qdispatch.errors import ExecutorError
 from qdispatch.hookspecs import hookimpl
-from qdispatch.validation import validate_positive_int
+from qdispatch.validation import positive_int
 
 if TYPE_CHECKING:
     from qiskit.result import Result
@@ -30,7 +30,7 @@ class ThreadExecutor:
 
     def __init__(self, max_workers: int | None = None) -> None:
         if max_workers is not None:
-            validate_positive_int("max_workers", max_workers)
+            positive_int("max_workers", max_workers, owner="executor 'thread'")
         self.max_workers = max_workers or min(4, os.cpu_count() or 1)
         self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="qdispatch")
         self._closed = False

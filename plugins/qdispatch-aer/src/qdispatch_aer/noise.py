@@ -13,6 +13,7 @@ import attrs
 from qiskit_aer.noise import NoiseModel, ReadoutError, depolarizing_error, thermal_relaxation_error
 
 from qdispatch.errors import ConfigurationError
+from qdispatch.validation import positive_number
 from qdispatch.serialization import jsonable
 
 BASIS_1Q = ("sx", "x")
@@ -56,8 +57,8 @@ class NoiseParameters:
         if (t1 is None) != (t2 is None):
             raise ConfigurationError("give both t1 and t2 (seconds) for thermal relaxation, or neither")
         if t1 is not None and t2 is not None:
-            if not all(isinstance(t, int | float) and not isinstance(t, bool) and t > 0 for t in (t1, t2)):
-                raise ConfigurationError(f"t1 and t2 must be positive numbers of seconds, not {t1!r}, {t2!r}")
+            t1 = given["t1"] = positive_number("t1", t1, owner="backend 'aer_noisy'")
+            t2 = given["t2"] = positive_number("t2", t2, owner="backend 'aer_noisy'")
             if t2 > 2 * t1:
                 raise ConfigurationError(f"t2 ({t2}) cannot exceed 2 * t1 ({2 * t1})")
         return cls(**given)

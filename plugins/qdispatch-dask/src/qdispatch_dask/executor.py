@@ -32,7 +32,8 @@ from distributed import Client, LocalCluster, as_completed
 from distributed.client import FutureCancelledError
 from distributed.scheduler import KilledWorker, NoValidWorkerError, NoWorkerError
 
-from qdispatch.errors import ExecutorError, TaskCancelledError, WorkerDiedError
+from qdispatch.errors import ConfigurationError, ExecutorError, TaskCancelledError, WorkerDiedError
+from qdispatch.validation import positive_int, positive_number
 from qdispatch_dask.errors import DaskSchedulerError, DaskTaskError
 from qdispatch_dask.worker import cancelled_mark, run_task, started_mark
 
@@ -91,11 +92,14 @@ class DaskExecutor:
         ``LocalCluster`` on first use, closed by :meth:`shutdown`.
     :param n_workers: worker processes of the local cluster (``None``: Dask's
         default, one per core with one thread each).
-    :param threads_per_worker: threads per local worker (default 1, since a
+    :param threads_per_worker: threads per local worker (``None``: 1, since a
         simulation holds the GIL).
     :param connect_timeout: seconds to wait for the scheduler at connection.
     :param dashboard_address: where the local cluster serves its dashboard
         (``None``: no dashboard).
+
+    These are the executor's options, declared here only: the plugin registers
+    this class, and qdispatch reads the options from this signature.
     """
 
     def __init__(
@@ -103,13 +107,32 @@ class DaskExecutor:
         address: str | None = None,
         *,
         n_workers: int | None = None,
-        threads_per_worker: int = 1,
+        threads_per_worker: int | None = None,
         connect_timeout: float = 10.0,
         dashboard_address: str | None = None,
     ) -> None:
-        self.address = address
+        owner = "executor 'dask'"
+        if address is not None and (not isinstance(address, str) or not address.strip()):
+            raise ConfigurationError(
+                f"dask executor: address must be a scheduler address like 'tcp://host:8786', not {address!r}"
+            )
+        if n_workers is not None:
+            positive_int("n_workers", n_workers, owner=owner)
+        if threads_per_worker is not None:
+            positive_int("threads_per_worker", threads_per_worker, owner=owner)
+        connect_timeout = positive_number("connect_timeout", connect_timeout, owner=owner)
+        if dashboard_address is not None and not isinstance(dashboard_address, str):
+            raise ConfigurationError(f"dask executor: dashboard_address must be a string, not {dashboard_address!r}")
+        local_only = [n for n, v in (("n_workers", n_workers), ("threads_per_worker", threads_per_worker),
+                                     ("dashboard_address", dashboard_address)) if v is not None]
+        if address is not None and local_only:
+            raise ConfigurationError(
+                f"dask executor: {', '.join(local_only)} only apply to the local cluster started without an "
+                f"address; the cluster at {address} has its own workers"
+            )
+        self.address = address.strip() if address is not None else None
         self.n_workers = n_workers
-        self.threads_per_worker = threads_per_worker
+        self.threads_per_worker = threads_per_worker or 1
         self.connect_timeout = connect_timeout
         self.dashboard_address = dashboard_address
         self._topic = f"qdispatch-started-{uuid.uuid4().hex}"
