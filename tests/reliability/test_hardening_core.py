@@ -7,7 +7,7 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 import pytest
@@ -157,7 +157,7 @@ class EndpointDevice(ProbeDevice):
     name = "remote_service"
     secret_options = frozenset({"token"})
     endpoint_options = frozenset({"url"})
-    built_with: list[str | None] = []
+    built_with: ClassVar[list[str | None]] = []
 
     def __init__(self, url: str | None = None, token: str | None = None) -> None:
         super().__init__()

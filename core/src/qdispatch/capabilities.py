@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -91,36 +91,53 @@ CAPABILITIES: dict[str, tuple[type, ...]] = {
 }
 """The capabilities each kind of plugin object may offer, as ``check-plugin`` reports them."""
 
-_P = TypeVar("_P")
-
-
-def offers(obj: object, capability: type[_P]) -> _P | None:
-    """Return ``obj`` typed as ``capability`` if it offers it, else ``None``.
+def offers(obj: object, capability: Any) -> bool:
+    """Whether ``obj`` offers ``capability`` (one of the protocols above).
 
     The instance is asked, not its class: plugins often set attributes such as
     ``executor`` in ``__init__``.
     """
-    return obj if isinstance(obj, capability) else None  # type: ignore[return-value]
+    return isinstance(obj, capability)
 
 
 def capabilities_of(obj: object, kind: str) -> list[str]:
     """Return the names of the capabilities ``obj`` (a ``kind`` plugin object) offers."""
-    return [cap.__name__ for cap in CAPABILITIES.get(kind, ()) if offers(obj, cap) is not None]
+    return [cap.__name__ for cap in CAPABILITIES.get(kind, ()) if offers(obj, cap)]
+
+
+def cancellable(executor: object) -> CancellableExecutor | None:
+    """Return ``executor`` if it can stop a running task, else ``None``."""
+    return executor if isinstance(executor, CancellableExecutor) else None
+
+
+def resumable(executor: object) -> ResumableExecutor | None:
+    """Return ``executor`` if it can resume a remote task in a later process, else ``None``."""
+    return executor if isinstance(executor, ResumableExecutor) else None
+
+
+def worker_count(executor: object) -> int | None:
+    """Return how many tasks ``executor`` runs at once, if it says (a positive int), else ``None``."""
+    if not isinstance(executor, SizedExecutor):
+        return None
+    workers = executor.max_workers
+    return workers if isinstance(workers, int) and not isinstance(workers, bool) and workers >= 1 else None
+
+
+def circuit_checker(device: object) -> CircuitChecker | None:
+    """Return ``device`` if it checks circuits itself before submission, else ``None``."""
+    return device if isinstance(device, CircuitChecker) else None
 
 
 def pinned_executor(device: object) -> str | None:
     """Return the executor ``device`` must run on, or ``None`` for the provider's."""
-    pinned = offers(device, PinnedExecutor)
-    return pinned.executor if pinned is not None else None
+    return device.executor if isinstance(device, PinnedExecutor) else None
 
 
 def secret_options(device: object) -> frozenset[str]:
     """Return the names of ``device``'s options that are never written to a record."""
-    secret = offers(device, SecretOptions)
-    return frozenset(secret.secret_options) if secret is not None else frozenset()
+    return frozenset(device.secret_options) if isinstance(device, SecretOptions) else frozenset()
 
 
 def endpoint_options(device: object) -> frozenset[str]:
-    """Return the names of ``device``'s options that say where its credentials go."""
-    endpoints = offers(device, EndpointOptions)
-    return frozenset(endpoints.endpoint_options) if endpoints is not None else frozenset()
+    """Return the names of ``device``'s options that say where its credentials go (a class works too)."""
+    return frozenset(device.endpoint_options) if isinstance(device, EndpointOptions) else frozenset()

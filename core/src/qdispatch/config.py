@@ -9,9 +9,11 @@ in every place: ``[executors.process] max_workers = 2`` in the file is
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +21,31 @@ import attrs
 import platformdirs
 
 from qdispatch.errors import ConfigurationError
+from qdispatch.stores.paths import UnreadableFileError, read_regular_file
 
 APP_NAME = "qdispatch"
 CONFIG_ENV = "QDISPATCH_CONFIG"
 ENV_PREFIX = "QDISPATCH_"
 DEFAULT_MAX_CIRCUITS_PER_TASK = 100
 SECTIONS = ("executors", "stores", "backends")
+MAX_CONFIG_BYTES = 1024 * 1024
+"""The largest configuration file read (1 MiB); a larger one, a FIFO or a device is refused."""
+ENV_SETTINGS = {
+    "EXECUTOR": "executor",
+    "STORE": "store",
+    "AUTOSAVE": "autosave",
+    "MAX_CIRCUITS_PER_TASK": "max_circuits_per_task",
+    "DISABLED_PLUGINS": "disabled_plugins",
+}
+"""Environment variables (after ``QDISPATCH_``) that set a top-level setting."""
+ENV_OTHERS = ("CONFIG", "DISABLE_PLUGIN_AUTOLOAD")
+"""The other ``QDISPATCH_*`` variables qdispatch reads."""
+
+
+def _nearest(name: str, known: Iterable[str]) -> str:
+    """Return `` (did you mean 'x'?)`` for the closest known name, or nothing."""
+    matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.7)
+    return f" (did you mean {matches[0]!r}?)" if matches else ""
 
 
 def default_config_path(env: Mapping[str, str] | None = None) -> Path:
@@ -70,12 +91,23 @@ def _check_type(key: str, value: Any, expected: type | tuple[type, ...], where: 
         raise ConfigurationError(f"{where}: {key!r} must be a {names}, not {value!r}")
 
 
+def _check_store_path(value: Any, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ConfigurationError(f"{what} must be a path (a string), not {value!r}")
+    if not value.strip():
+        raise ConfigurationError(
+            f"{what} is empty, which would make the current directory the store; "
+            f"give a path, or remove the option to use the default location"
+        )
+
+
 def settings_from_mapping(data: Mapping[str, Any], where: str) -> dict[str, Any]:
     """Validate a configuration table and return the keyword arguments of :class:`Settings`."""
     unknown = sorted(set(data) - _TOP_LEVEL)
     if unknown:
         raise ConfigurationError(
-            f"{where}: unknown key {unknown[0]!r}; known keys: {', '.join(sorted(_TOP_LEVEL))}"
+            f"{where}: unknown key {unknown[0]!r}{_nearest(unknown[0], _TOP_LEVEL)}; "
+            f"known keys: {', '.join(sorted(_TOP_LEVEL))}"
         )
     out: dict[str, Any] = {}
     for key, value in data.items():
@@ -102,18 +134,40 @@ def settings_from_mapping(data: Mapping[str, Any], where: str) -> dict[str, Any]
                     raise ConfigurationError(
                         f"{where}: [{key}.{name}] must be a table of options, not {options!r}"
                     )
+                if key == "stores" and "path" in options:
+                    _check_store_path(options["path"], f"{where}: [stores.{name}] 'path'")
             out[key] = {name: dict(options) for name, options in value.items()}
     return out
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
-    """Read and validate a TOML configuration file; a missing file is empty."""
+def read_config_file(path: Path, *, required: bool = False, named_by_env: bool = False) -> dict[str, Any]:
+    """Read and validate a TOML configuration file.
+
+    Only a regular file of at most :data:`MAX_CONFIG_BYTES` is read (a FIFO
+    never hangs the caller). A missing file is empty, but an error if
+    ``required`` (the caller named it) or if ``named_by_env``
+    (``QDISPATCH_CONFIG`` named it) and its directory is missing too.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = read_regular_file(path, MAX_CONFIG_BYTES)
     except FileNotFoundError:
+        if required:
+            raise ConfigurationError(
+                f"configuration file {path} does not exist; it was named explicitly: "
+                f"create it, or name another file"
+            ) from None
+        if named_by_env and not path.parent.is_dir():
+            raise ConfigurationError(
+                f"configuration file {path} named by {CONFIG_ENV} does not exist, nor does its directory; "
+                f"fix {CONFIG_ENV}, or unset it to use the default location"
+            ) from None
         return {}
+    except UnreadableFileError as exc:
+        raise ConfigurationError(f"cannot read configuration file: {exc}") from None
     except OSError as exc:
         raise ConfigurationError(f"cannot read configuration file {path}: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigurationError(f"configuration file {path} is not UTF-8 text: {exc}") from exc
     try:
@@ -134,27 +188,28 @@ def parse_env_value(text: str) -> Any:
 def read_environment(env: Mapping[str, str]) -> dict[str, Any]:
     """Collect settings from ``QDISPATCH_*`` environment variables."""
     data: dict[str, Any] = {}
-    simple = {
-        "EXECUTOR": "executor",
-        "STORE": "store",
-        "AUTOSAVE": "autosave",
-        "MAX_CIRCUITS_PER_TASK": "max_circuits_per_task",
-        "DISABLED_PLUGINS": "disabled_plugins",
-    }
-    for suffix, key in simple.items():
+    for suffix, key in ENV_SETTINGS.items():
         raw = env.get(ENV_PREFIX + suffix)
         if raw:
             data[key] = raw if key in ("executor", "store", "disabled_plugins") else parse_env_value(raw)
     if env.get(ENV_PREFIX + "DISABLE_PLUGIN_AUTOLOAD"):
         data["autoload"] = False
+    known_variables = [ENV_PREFIX + suffix for suffix in (*ENV_SETTINGS, *ENV_OTHERS)]
     for name, raw in env.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
+        if not name.startswith(ENV_PREFIX):
+            continue
+        if "__" not in name:
+            hint = _nearest(name, known_variables) if name not in known_variables else ""
+            if hint:  # other tools may use the prefix too: only a near miss is worth a warning
+                warnings.warn(f"environment variable {name} is not a qdispatch setting and is ignored{hint}",
+                              RuntimeWarning, stacklevel=3)
             continue
         parts = name[len(ENV_PREFIX):].lower().split("__")
         if len(parts) != 3 or parts[0] not in SECTIONS or not parts[1] or not parts[2]:
+            hint = _nearest(parts[0].upper(), [s.upper() for s in SECTIONS]) if parts[0] not in SECTIONS else ""
             raise ConfigurationError(
                 f"environment variable {name}: expected QDISPATCH_<SECTION>__<PLUGIN>__<OPTION> "
-                f"with SECTION one of {', '.join(s.upper() for s in SECTIONS)}"
+                f"with SECTION one of {', '.join(s.upper() for s in SECTIONS)}{hint}"
             )
         section, plugin, option = parts
         data.setdefault(section, {}).setdefault(plugin, {})[option] = parse_env_value(raw)
@@ -185,6 +240,34 @@ def load_settings(
     :param env: the environment to read; default ``os.environ``.
     """
     env = os.environ if env is None else env
-    config_path = Path(path) if path is not None else default_config_path(env)
-    merged = _merge(read_config_file(config_path), read_environment(env))
+    config_path = Path(path).expanduser() if path is not None else default_config_path(env)
+    merged = _merge(
+        read_config_file(config_path, required=path is not None, named_by_env=bool(env.get(CONFIG_ENV))),
+        read_environment(env),
+    )
     return Settings(**merged, source=str(config_path))
+
+
+def unknown_plugin_names(settings: Settings, available: Mapping[str, Iterable[str]]) -> list[str]:
+    """Return a message for each plugin named in ``[executors.X]``, ``[stores.X]``, ``[backends.X]``
+    (or ``executor``/``store``) that no installed plugin registered, with the nearest registered name.
+
+    :param available: registered names by section, e.g. ``{"executors": ["thread", "process"], ...}``
+        from the plugin manager's catalogue; sections it leaves out are not checked.
+    """
+    messages = []
+    singular = {"executors": "executor", "stores": "store", "backends": "backend"}
+    for section in SECTIONS:
+        if section not in available:
+            continue
+        known = sorted(available[section])
+        named: list[str] = list(getattr(settings, section))
+        if section != "backends":
+            named.append(getattr(settings, singular[section]))
+        for name in dict.fromkeys(named):
+            if name not in known:
+                messages.append(
+                    f"{settings.source or 'configuration'}: no {singular[section]} named {name!r} is "
+                    f"installed{_nearest(name, known)}; available: {', '.join(known) or 'none'}"
+                )
+    return messages

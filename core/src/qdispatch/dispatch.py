@@ -127,4 +127,4 @@ class HookDispatcher:
             finally:
                 if after is not None:
                     after()
-                item = job = events = after = None  # let go of the job while waiting for the next
+                del item, job, events, after  # let go of the job while waiting for the next

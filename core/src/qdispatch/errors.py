@@ -116,3 +116,15 @@ class StoreError(QDispatchError):
 
 class BackendError(QDispatchError):
     """A backend cannot be created or cannot run the given circuits."""
+
+
+class JobExistsError(JobError):
+    """A store already holds a different job (created at another time) under this id."""
+
+
+class StoreConfigurationError(StoreError, ConfigurationError):
+    """A store option (its path, its timeout) is unusable; caught as either parent."""
+
+
+class InsecureStoreError(StoreError):
+    """A store directory can be written by other users and does not belong to this user."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from qiskit.providers import JobStatus, JobV1
 from qiskit.providers.exceptions import JobTimeoutError
 
-from qdispatch.capabilities import CancellableExecutor, ResumableExecutor, offers
+from qdispatch.capabilities import cancellable, resumable
 from qdispatch.circuits import CircuitBatch
 from qdispatch.dispatch import HOOK_GRACE_SECONDS
 from qdispatch.errors import JobCancelledError, JobFailedError, JobStateError
@@ -131,9 +131,9 @@ class Job(JobV1):
     def _submit_task(self, index: int, state: dict[str, Any] | None) -> concurrent.futures.Future[Result]:
         task = self._task(index)
         if state:
-            resumable = offers(self._executor, ResumableExecutor)
-            if resumable is not None:
-                return resumable.resume(task, state)
+            resumer = resumable(self._executor)
+            if resumer is not None:
+                return resumer.resume(task, state)
         return self._executor.submit(task)
 
     def submit(self) -> None:
@@ -269,7 +269,7 @@ class Job(JobV1):
 
     def cancel(self) -> bool:
         """Try to stop the job; return True only if nothing more of it will run."""
-        stopper = offers(self._executor, CancellableExecutor)
+        stopper = cancellable(self._executor)
         stopped = self._life.cancel(stopper.cancel if stopper is not None else None)
         if stopped and self._life.submitted_at is None:
             self._open_gate()

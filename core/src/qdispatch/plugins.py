@@ -11,7 +11,7 @@ import time
 import warnings
 from collections.abc import Callable, Generator, Iterable, Mapping
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import attrs
 import pluggy
@@ -144,7 +144,7 @@ def guard_hookimpl(impl: pluggy.HookImpl, hook: str) -> None:
             _running.pop(me, None)
 
     def wrapper(*args: Any) -> Generator[None, Any, Any]:
-        inner = function(*args)
+        inner = cast(Generator[None, Any, Any], function(*args))
         try:
             next(inner)
         except (Exception, SystemExit, StopIteration) as exc:
@@ -174,9 +174,9 @@ def guard_hookimpl(impl: pluggy.HookImpl, hook: str) -> None:
         _hook_failed(plugin, hook, RuntimeError("the wrapper yielded more than once"))
         return outcome if impl.wrapper else None
 
-    guarded = wrapper if (impl.wrapper or impl.hookwrapper) else plain
+    guarded: Callable[..., Any] = wrapper if (impl.wrapper or impl.hookwrapper) else plain
     guarded.__qdispatch_guarded__ = True  # type: ignore[attr-defined]
-    impl.function = guarded
+    setattr(impl, "function", guarded)  # noqa: B010 (pluggy marks the attribute final; the guard is deliberate)
 
 
 @attrs.frozen

@@ -15,7 +15,7 @@ from qiskit.providers import JobStatus
 from qiskit.providers.exceptions import JobTimeoutError
 
 from qdispatch.backend import Backend
-from qdispatch.capabilities import CircuitChecker, ResumableExecutor, endpoint_options, offers
+from qdispatch.capabilities import circuit_checker, endpoint_options, resumable
 from qdispatch.config import Settings, load_settings
 from qdispatch.dispatch import HOOK_GRACE_SECONDS, HookDispatcher
 from qdispatch.errors import (
@@ -185,7 +185,7 @@ class Provider:
             job_id = new_job_id()
         else:
             self._refuse_taken_id(validate_job_id(job_id))
-        checker = offers(device, CircuitChecker)
+        checker = circuit_checker(device)
         if checker is not None:
             checker.check_circuits(circuits, shots, run_options)
         job = self._new_job(backend, circuits, shots, run_options, tags, per_task, job_id)
@@ -240,7 +240,7 @@ class Provider:
 
     def can_resume(self, record: JobRecord) -> bool:
         """Whether ``record`` is an unfinished job of a remote service that its executor can pick up again."""
-        return record.remote and offers(self.executor(record.executor), ResumableExecutor) is not None
+        return record.remote and resumable(self.executor(record.executor)) is not None
 
     def restore(
         self,

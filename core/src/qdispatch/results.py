@@ -29,10 +29,7 @@ def failure_message(result: Result) -> str | None:
 def experiment_name(experiment: Any) -> str | None:
     """Return the circuit name a result experiment carries in its header, or ``None``."""
     header = getattr(experiment, "header", None)
-    if isinstance(header, dict):
-        name = header.get("name")
-    else:
-        name = getattr(header, "name", None)
+    name = header.get("name") if isinstance(header, dict) else getattr(header, "name", None)
     return name if isinstance(name, str) else None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import struct
 import threading
 import weakref
 from collections.abc import Callable
@@ -23,12 +24,23 @@ from qiskit.result import Result
 from qdispatch.circuits import CircuitBatch
 from qdispatch.errors import JobCorruptError, JobIncompatibleError
 from qdispatch.records import FORMAT_VERSION, JobRecord, JobSummary
+from qdispatch.stores.paths import MAX_RECORD_BYTES
 
 if TYPE_CHECKING:
     from cattrs.preconf.json import JsonConverter
 
 RECORD_KIND = "qdispatch.job"
 """The ``kind`` every record file carries, to tell a qdispatch record from foreign JSON."""
+
+MAX_QUBITS = 100_000
+"""The most qubits a stored circuit may have; a record claiming more is damaged or hostile."""
+MAX_CLBITS = 100_000
+"""The most classical bits a stored circuit may have."""
+
+_QPY_FILE_HEADER = struct.Struct("!6sBBBBQ")
+_QPY_TABLE_ENTRY = struct.Struct("!Q")
+_QPY_CIRCUIT_HEADER = struct.Struct("!H1cHIIQIQ")
+"""The leading fields of a QPY circuit header, the same in every version qiskit 2 reads."""
 
 Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
 UPGRADES: dict[int, Upgrade] = {}
@@ -94,6 +106,74 @@ def result_from_data(data: dict[str, Any]) -> Result:
     return Result.from_dict(data)
 
 
+def check_qpy(data: bytes) -> None:
+    """Check the headers of QPY ``data`` against sane limits before it is decoded.
+
+    A header can claim any number of qubits, registers or instructions in a
+    few bytes, and decoding allocates for what it claims. Every circuit's
+    header is checked when the payload has a circuit table (QPY 16 and
+    later, what qiskit 2 writes); the first one otherwise. Decoded circuits
+    are checked again by :func:`check_circuits`.
+
+    :raises ValueError: naming the field that is out of bounds.
+    """
+    if len(data) < _QPY_FILE_HEADER.size + 1:
+        raise ValueError(f"QPY data is {len(data)} bytes, too short for its header")
+    preface, version, _major, _minor, _patch, programs = _QPY_FILE_HEADER.unpack_from(data)
+    if preface != b"QISKIT":
+        raise ValueError("circuits are not QPY data")
+    if programs > len(data) // _QPY_CIRCUIT_HEADER.size:
+        raise ValueError(f"QPY header claims {programs} circuits in {len(data)} bytes")
+    start = _QPY_FILE_HEADER.size + (1 if version >= 10 else 0) + (1 if version >= 5 else 0)
+    if version >= 16:
+        if start + programs * _QPY_TABLE_ENTRY.size > len(data):
+            raise ValueError("QPY circuit table runs past the end of the data")
+        offsets = [_QPY_TABLE_ENTRY.unpack_from(data, start + i * _QPY_TABLE_ENTRY.size)[0] for i in range(programs)]
+    else:
+        offsets = [start] if programs else []
+    for number, offset in enumerate(offsets):
+        if offset + _QPY_CIRCUIT_HEADER.size > len(data):
+            raise ValueError(f"QPY circuit {number} starts past the end of the data")
+        fields = _QPY_CIRCUIT_HEADER.unpack_from(data, offset)
+        qubits, clbits, metadata, registers, instructions = fields[3], fields[4], fields[5], fields[6], fields[7]
+        if qubits > MAX_QUBITS or clbits > MAX_CLBITS:
+            raise ValueError(
+                f"QPY circuit {number} claims {qubits} qubits and {clbits} clbits; "
+                f"the limits are {MAX_QUBITS} and {MAX_CLBITS}"
+            )
+        for name, count in (("metadata bytes", metadata), ("registers", registers), ("instructions", instructions)):
+            if count > len(data):
+                raise ValueError(f"QPY circuit {number} claims {count} {name} in {len(data)} bytes")
+
+
+def check_circuits(batch: CircuitBatch) -> CircuitBatch:
+    """Check decoded circuits against :data:`MAX_QUBITS` and :data:`MAX_CLBITS`; return them."""
+    for number, circuit in enumerate(batch):
+        if circuit.num_qubits > MAX_QUBITS or circuit.num_clbits > MAX_CLBITS:
+            raise ValueError(
+                f"circuit {number} has {circuit.num_qubits} qubits and {circuit.num_clbits} clbits; "
+                f"the limits are {MAX_QUBITS} and {MAX_CLBITS}"
+            )
+    return batch
+
+
+def circuits_from_base64(text: str) -> CircuitBatch:
+    """Decode a record's base64 QPY text, checking headers before and circuits after decoding."""
+    data = base64.b64decode(text, validate=True)
+    check_qpy(data)
+    return check_circuits(CircuitBatch.from_qpy(data))
+
+
+def aware_datetime(text: Any) -> datetime:
+    """Read an ISO 8601 time that carries a timezone (a stored time without one is damage)."""
+    if not isinstance(text, str):
+        raise ValueError(f"a time must be ISO 8601 text, not {text!r}")
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"time {text!r} has no timezone")
+    return moment
+
+
 def make_converter() -> JsonConverter:
     """Return the converter for every qdispatch record, with QPY circuits."""
     from cattrs.preconf.json import make_converter as make_json_converter
@@ -104,9 +184,8 @@ def make_converter() -> JsonConverter:
     conv.register_unstructure_hook(
         CircuitBatch, lambda batch: batch.qpy_base64()
     )
-    conv.register_structure_hook(
-        CircuitBatch, lambda text, _: CircuitBatch.from_qpy(base64.b64decode(text, validate=True))
-    )
+    conv.register_structure_hook(CircuitBatch, lambda text, _: circuits_from_base64(text))
+    conv.register_structure_hook(datetime, lambda text, _: aware_datetime(text))
     conv.register_unstructure_hook(Result, result_to_data)
     conv.register_structure_hook(Result, lambda data, _: result_from_data(data))
     conv.register_unstructure_hook(dict, jsonable)
@@ -166,6 +245,15 @@ def upgrade(data: dict[str, Any], job_id: str) -> dict[str, Any]:
     return data
 
 
+def _format_leaf(exc: BaseException, type_: Any) -> str:
+    """Describe one structuring failure; the checks' own messages (limits, timezones) are kept."""
+    from cattrs.v import format_exception
+
+    if type(exc) is ValueError and str(exc):
+        return str(exc)
+    return format_exception(exc, type_)
+
+
 def data_to_record(data: Any, job_id: str) -> JobRecord:
     """Check, upgrade and structure record data, raising typed errors for bad data."""
     if not isinstance(data, dict) or data.get("kind") != RECORD_KIND:
@@ -177,7 +265,11 @@ def data_to_record(data: Any, job_id: str) -> JobRecord:
     except Exception as exc:  # cattrs groups, QPY errors, base64 errors
         import cattrs
 
-        detail = "; ".join(cattrs.transform_error(exc)) if isinstance(exc, cattrs.BaseValidationError) else str(exc)
+        detail = (
+            "; ".join(cattrs.transform_error(exc, format_exception=_format_leaf))
+            if isinstance(exc, cattrs.BaseValidationError)
+            else str(exc)
+        )
         raise JobCorruptError(job_id, f"job {job_id!r}: record is damaged: {detail}") from exc
     if record.job_id != job_id:
         raise JobCorruptError(
@@ -188,6 +280,10 @@ def data_to_record(data: Any, job_id: str) -> JobRecord:
 
 def decode_record(text: str | bytes, job_id: str) -> JobRecord:
     """Decode a JSON document written by :func:`encode_record`."""
+    if len(text) > MAX_RECORD_BYTES:
+        raise JobCorruptError(
+            job_id, f"job {job_id!r}: record is {len(text)} bytes, more than the limit of {MAX_RECORD_BYTES}"
+        )
     try:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -113,11 +113,12 @@ def positive_int(name: str, value: Any, *, owner: str | None = None, maximum: in
     :param owner: what the option belongs to (``"executor 'process'"``), for the message.
     :param maximum: the largest value accepted, if any.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 1:
         raise _refuse(name, value, "a positive whole number", owner)
-    if maximum is not None and value > maximum:
+    number = int(value)
+    if maximum is not None and number > maximum:
         raise _refuse(name, value, f"at most {maximum}", owner)
-    return int(value)
+    return number
 
 
 def positive_number(

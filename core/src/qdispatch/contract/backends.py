@@ -7,10 +7,10 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
-from qdispatch.capabilities import SecretOptions, capabilities_of, offers, pinned_executor
+from qdispatch.capabilities import SecretOptions, capabilities_of, pinned_executor
 from qdispatch.contract.probe import SHOTS, _counts_fit, _provider, probe_circuits
-from qdispatch.errors import QDispatchError
 from qdispatch.contract.report import ContractReport, Failure, _Checks, create_checked
+from qdispatch.errors import QDispatchError
 from qdispatch.plugins import PluginManager, get_plugin_manager
 
 BACKEND_CHECKS = ("create", "attributes", "provenance", "run", "persist/restore round trip")
@@ -71,8 +71,7 @@ def check_backend(
         pinned = pinned_executor(device)
         if pinned is not None and pinned not in pm.names("executor"):
             problems.append(f"executor {pinned!r} is not a registered executor")
-        holder = offers(device, SecretOptions)
-        secrets = holder.secret_options if holder is not None else frozenset()
+        secrets = device.secret_options if isinstance(device, SecretOptions) else frozenset()
         if not isinstance(secrets, frozenset) or not all(isinstance(s, str) for s in secrets):
             problems.append("secret_options is not a frozenset of option names")
         if problems:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from qdispatch.capabilities import cancellable, capabilities_of, resumable, worker_count
 from qdispatch.contract.probe import (
     PROBE_BACKEND,
     SHOTS,
@@ -22,13 +23,6 @@ from qdispatch.contract.probe import (
     _provider,
     _wait_for,
     probe_circuits,
-)
-from qdispatch.capabilities import (
-    CancellableExecutor,
-    ResumableExecutor,
-    SizedExecutor,
-    capabilities_of,
-    offers,
 )
 from qdispatch.contract.report import ContractReport, Failure, Skip, _Checks, create_checked
 from qdispatch.errors import (
@@ -130,9 +124,8 @@ class _ExecutorChecks:
         return f"the future raised the task's error ({type(error).__name__})"
 
     def check_cancel_queued(self) -> str:
-        sized = offers(self.executor, SizedExecutor)
-        workers = sized.max_workers if sized is not None else None
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        workers = worker_count(self.executor)
+        if workers is None:
             raise Skip("the executor has no max_workers attribute, so no task can be kept queued")
         busy = [f"busy-{i}" for i in range(workers)]
         try:
@@ -142,7 +135,7 @@ class _ExecutorChecks:
                 raise Failure(f"only {started} of max_workers={workers} tasks started within {self.timeout:g} s")
             queued = self.submit(self.task("queued"))
             cancelled = queued.cancel()
-            stopper = offers(self.executor, CancellableExecutor)
+            stopper = cancellable(self.executor)
             if not cancelled and stopper is not None:
                 cancelled = bool(stopper.cancel(queued))
         finally:
@@ -159,7 +152,7 @@ class _ExecutorChecks:
         return f"cancelled a queued task behind {workers} busy worker(s); it never ran"
 
     def check_cancel_running(self) -> str:
-        stopper = offers(self.executor, CancellableExecutor)
+        stopper = cancellable(self.executor)
         if stopper is None:
             raise Skip("optional cancel(future) not offered: running tasks always finish")
         stop = stopper.cancel
@@ -181,7 +174,7 @@ class _ExecutorChecks:
         return "declined to stop a running task (allowed); it finished normally"
 
     def check_resume(self) -> str:
-        if offers(self.executor, ResumableExecutor) is None:
+        if resumable(self.executor) is None:
             raise Skip("optional resume(task, state) not offered")
         raise Skip("resume(task, state) is offered; checking it needs the executor's remote service")
 

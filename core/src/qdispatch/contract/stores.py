@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from qdispatch.contract.probe import PROBE_BACKEND, SHOTS, _provider, _simulate, _with_probe, probe_circuits
-from qdispatch.contract.report import ContractReport, Failure, _Checks, create_checked
+from qdispatch.contract.report import ContractReport, Failure, Skip, _Checks, create_checked
 from qdispatch.errors import (
     InvalidJobIdError,
+    JobExistsError,
     JobNotFoundError,
+    JobStateError,
 )
 from qdispatch.plugins import PluginManager, get_plugin_manager
 
@@ -27,8 +29,8 @@ if TYPE_CHECKING:
     from qdispatch.records import JobRecord
 
 
-STORE_CHECKS = ("create", "save and load", "replace", "list", "delete", "job ids", "reopen",
-                "persist/restore round trip")
+STORE_CHECKS = ("create", "save and load", "replace", "other job, same id", "conditional save", "list", "delete",
+                "job ids", "reopen", "persist/restore round trip")
 """The store checks, in the order they run."""
 
 
@@ -121,6 +123,61 @@ class _StoreChecks:
         if listed != 1:
             raise Failure(f"after saving one id twice, list() shows it {listed} times")
         return "saving under the same id replaced the record"
+
+    def conditional(self) -> bool:
+        """Whether the store's ``save`` takes ``expected_status`` (compare and set)."""
+        assert self.store is not None
+        try:
+            return "expected_status" in inspect.signature(self.store.save).parameters
+        except (TypeError, ValueError):
+            return False
+
+    def check_other_job(self) -> str:
+        assert self.store is not None
+        if not self.conditional():
+            raise Skip("save() takes no expected_status, so the store does not offer guarded writes")
+        stored = self.saved[f"{self.prefix}-first"]
+        intruder = attrs.evolve(stored, created_at=stored.created_at + timedelta(days=1), tags=("intruder",))
+        try:
+            self.store.save(intruder)
+        except JobExistsError:
+            pass
+        else:
+            raise Failure("save() replaced a stored job with a different job (another created_at) under its id")
+        if _differences(stored, self.store.load(stored.job_id)):
+            raise Failure("a refused save() of another job under the same id changed the stored record")
+        return "saving a different job under a stored id raised JobExistsError and changed nothing"
+
+    def check_conditional(self) -> str:
+        from qiskit.providers import JobStatus
+
+        assert self.store is not None
+        if not self.conditional():
+            raise Skip("save() takes no expected_status")
+        stored = self.saved[f"{self.prefix}-first"]
+        cancelled = attrs.evolve(stored, status=JobStatus.CANCELLED)
+        try:
+            self.store.save(cancelled, expected_status=JobStatus.RUNNING)  # type: ignore[call-arg]
+        except JobStateError as exc:
+            if stored.status.name not in str(exc):
+                raise Failure(f"JobStateError does not name the stored status {stored.status.name}: {exc}") from exc
+        else:
+            raise Failure("save(expected_status=RUNNING) overwrote a job whose stored status is not RUNNING")
+        if _differences(stored, self.store.load(stored.job_id)):
+            raise Failure("a refused conditional save() changed the stored record")
+        self.store.save(cancelled, expected_status=stored.status)  # type: ignore[call-arg]
+        self.saved[stored.job_id] = cancelled
+        if _differences(cancelled, self.store.load(stored.job_id)):
+            raise Failure("save(expected_status=<the stored status>) did not write the record")
+        missing = attrs.evolve(stored, job_id=f"{self.prefix}-never-saved")
+        try:
+            self.store.save(missing, expected_status=stored.status)  # type: ignore[call-arg]
+        except JobNotFoundError:
+            pass
+        else:
+            self.saved[missing.job_id] = missing
+            raise Failure("save(expected_status=...) of a job that is not stored did not raise JobNotFoundError")
+        return "writes only while the stored status is the expected one; JobStateError names the one found"
 
     def check_list(self) -> str:
         from qiskit.providers import JobStatus
@@ -234,7 +291,11 @@ def check_store(
     """Check the store ``name`` against the contract; return what passed and failed.
 
     Checks, in order: ``create``, ``save and load`` (every record field comes
-    back), ``replace`` (saving an id again replaces it), ``list`` (newest
+    back), ``replace`` (saving an id again replaces it), ``other job, same id``
+    (``JobExistsError``, nothing changed), ``conditional save``
+    (``save(record, expected_status=...)`` is a compare and set raising
+    ``JobStateError``; both skipped for a store whose ``save`` takes no
+    ``expected_status``), ``list`` (newest
     first; filters on status, backend, tag and limit), ``delete`` (then
     ``JobNotFoundError``), ``job ids`` (unsafe ids raise ``InvalidJobIdError``),
     ``reopen`` (a new instance reads what the first wrote) and
@@ -252,17 +313,15 @@ def check_store(
     checks = _Checks()
     with tempfile.TemporaryDirectory(prefix="qdispatch-contract-", ignore_cleanup_errors=True) as work:
         opts = dict(options or {})
-        try:
-            takes_path = "path" in inspect.signature(registration.factory).parameters
-        except (TypeError, ValueError):
-            takes_path = False
+        takes_path = "path" in (registration.parameters() or {})
         if "path" not in opts and takes_path:
             opts["path"] = str(Path(work) / "store")
         run = _StoreChecks(pm, name, opts, timeout)
         try:
             checks.run_in_order("store", [
                 ("create", run.check_create), ("save and load", run.check_save_load),
-                ("replace", run.check_replace), ("list", run.check_list), ("delete", run.check_delete),
+                ("replace", run.check_replace), ("other job, same id", run.check_other_job),
+                ("conditional save", run.check_conditional), ("list", run.check_list), ("delete", run.check_delete),
                 ("job ids", run.check_job_ids), ("reopen", run.check_reopen),
                 ("persist/restore round trip", run.check_round_trip),
             ])

@@ -23,7 +23,7 @@ from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
-from qdispatch.errors import ExecutorError, TaskCancelledError, WorkerDiedError
+from qdispatch.errors import ExecutorError, InvalidOptionError, TaskCancelledError, WorkerDiedError
 from qdispatch.hookspecs import hookimpl
 from qdispatch.validation import positive_int
 
@@ -38,6 +38,9 @@ _STARTED = pickle.dumps(("started", None))
 START_ATTEMPTS = 3
 """How many fresh workers a task is offered to when each dies before acknowledging it."""
 WORKER_COMMAND = "from qdispatch.executors.process import _worker_main; _worker_main()"
+WORKER_FLAGS = ("-P",)
+"""Interpreter flags of a worker: ``-P`` keeps the current directory off its import path, so a
+``queue.py`` or ``random.py`` there is never imported; ``PYTHONPATH`` and site-packages still apply."""
 
 
 def _worker_main() -> None:
@@ -96,7 +99,7 @@ class _Slot:
         if self.process is None or self.process.poll() is not None:
             self.close_channels()
             process = subprocess.Popen(
-                [sys.executable, "-c", WORKER_COMMAND],
+                [sys.executable, *WORKER_FLAGS, "-c", WORKER_COMMAND],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 close_fds=True,
@@ -255,10 +258,26 @@ def worker_environment(max_workers: int) -> dict[str, str]:
     circuits run many times slower. Variables the user set are kept.
     """
     env = dict(os.environ)
+    if "PYTHONPATH" in env:
+        # An empty entry (from PYTHONPATH=$X:$PYTHONPATH with nothing set) means the current directory.
+        kept = [entry for entry in env["PYTHONPATH"].split(os.pathsep) if entry]
+        if kept:
+            env["PYTHONPATH"] = os.pathsep.join(kept)
+        else:
+            del env["PYTHONPATH"]
     share = str(max(1, (os.cpu_count() or 1) // max_workers))
     for name in THREAD_VARIABLES:
         env.setdefault(name, share)
     return env
+
+
+MIN_WORKERS_LIMIT = 64
+"""The ``max_workers`` limit on a machine with few CPUs."""
+
+
+def max_workers_limit() -> int:
+    """Return the most worker processes a process executor accepts: 8 per CPU, at least 64."""
+    return max(MIN_WORKERS_LIMIT, 8 * (os.cpu_count() or 1))
 
 
 def describe_exit(code: int | None) -> str:
@@ -295,6 +314,13 @@ class ProcessExecutor:
     def __init__(self, max_workers: int | None = None) -> None:
         if max_workers is not None:
             positive_int("max_workers", max_workers, owner="executor 'process'")
+            limit = max_workers_limit()
+            if max_workers > limit:
+                raise InvalidOptionError(
+                    f"option 'max_workers' of executor 'process' is {max_workers}, more than the limit of {limit} "
+                    f"(8 per CPU, at least {MIN_WORKERS_LIMIT}): each worker is a Python process and a thread; "
+                    f"use at most {limit}"
+                )
         self.max_workers = max_workers or os.cpu_count() or 1
         self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.lock = threading.Lock()

@@ -27,12 +27,27 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from qiskit.providers import JobStatus
 
 from qdispatch.config import default_data_dir
-from qdispatch.errors import JobNotFoundError, StoreError
+from qdispatch.errors import (
+    InvalidOptionError,
+    JobExistsError,
+    JobNotFoundError,
+    JobStateError,
+    StoreConfigurationError,
+    StoreError,
+)
 from qdispatch.hookspecs import hookimpl
 from qdispatch.jobids import validate_job_id
 from qdispatch.records import JobSummary
 from qdispatch.serialization import decode_record, encode_record
-from qdispatch.stores.paths import FILE_MODE, private_directory, private_file
+from qdispatch.stores.paths import (
+    FILE_MODE,
+    MAX_RECORD_BYTES,
+    private_directory,
+    private_file,
+    store_path,
+    writable,
+)
+from qdispatch.validation import positive_number
 
 if TYPE_CHECKING:
     from qdispatch.plugins import Register
@@ -75,18 +90,26 @@ class SqliteStore:
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, timeout: float = 30.0) -> None:
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-            raise StoreError(f"timeout must be a positive number of seconds, not {timeout!r}")
-        self.path = Path(path) if path is not None else default_data_dir() / "jobs.sqlite"
+        timeout = positive_number("timeout", timeout, owner="store 'sqlite'")
+        if timeout > MAX_TIMEOUT:
+            raise InvalidOptionError(
+                f"option 'timeout' of store 'sqlite' must be at most {MAX_TIMEOUT:g} seconds, not {timeout:g}"
+            )
+        self.path = _database_path(path) if path is not None else default_data_dir() / "jobs.sqlite"
         self.timeout = float(timeout)
         private_directory(self.path.parent)
-        private_file(self.path)
+        self.read_only = self.path.is_file() and not (
+            os.access(self.path, os.W_OK) and writable(self.path.parent)
+        )
+        if not self.read_only:
+            private_file(self.path)
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._refuse_foreign_database()
-        self._retry(lambda db: db.executescript(SCHEMA))
-        self._tighten_side_files()
+        if not self.read_only:
+            self._retry(lambda db: db.executescript(SCHEMA))
+            self._tighten_side_files()
 
     def _refuse_foreign_database(self) -> None:
         """Raise if the file is not a database, or is another program's, before changing anything in it.
@@ -95,7 +118,7 @@ class SqliteStore:
         rewrite the header of a database that is not ours.
         """
         try:
-            with closing(sqlite3.connect(self.path, timeout=self.timeout)) as db:
+            with closing(self._connect(self.timeout)) as db:
                 columns = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
         except sqlite3.OperationalError as exc:
             if _busy(exc):
@@ -103,11 +126,22 @@ class SqliteStore:
             raise StoreError(f"sqlite store {self.path}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"sqlite store {self.path} is damaged or not a database: {exc}") from exc
+        if self.read_only and not columns:
+            raise StoreError(f"{self.path} is read-only and holds no qdispatch jobs table; choose another path")
         if columns and columns != COLUMNS:
             raise StoreError(
                 f"{self.path} is not a qdispatch job store: its 'jobs' table has the columns "
                 f"{', '.join(sorted(columns))}; choose another path"
             )
+
+    def _connect(self, timeout: float) -> sqlite3.Connection:
+        """Open the database, read-only (``mode=ro``) when this process cannot write it."""
+        if not self.read_only:
+            return sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        if not (Path(f"{self.path}-shm").exists() or writable(self.path.parent)):
+            uri += "&immutable=1"  # WAL needs a -shm file it could create; nothing can write here anyway
+        return sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False)
 
     def _db(self) -> sqlite3.Connection:
         """Return this thread's connection, opening it (in WAL mode) on first use.
@@ -117,16 +151,15 @@ class SqliteStore:
         """
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(
-                self.path, timeout=min(self.timeout, 5.0), isolation_level=None, check_same_thread=False
-            )
-            try:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=FULL")
-            except BaseException:
-                db.close()
-                raise
-            self._tighten_side_files()
+            db = self._connect(min(self.timeout, 5.0))
+            if not self.read_only:
+                try:
+                    db.execute("PRAGMA journal_mode=WAL")
+                    db.execute("PRAGMA synchronous=FULL")
+                except BaseException:
+                    db.close()
+                    raise
+                self._tighten_side_files()
             self._local.db = db
             with self._lock:
                 self._connections.append(db)
@@ -152,7 +185,7 @@ class SqliteStore:
                 return action(self._db())
             except sqlite3.OperationalError as exc:
                 if not _busy(exc):
-                    raise StoreError(f"sqlite store {self.path}: {exc}") from exc
+                    raise StoreError(f"sqlite store {self.path}: {exc}{_hint(exc)}") from exc
                 if time.monotonic() >= deadline:
                     raise self._locked_error() from exc
                 time.sleep(delay)
@@ -166,29 +199,85 @@ class SqliteStore:
             f"{self.timeout:g} s; try again, or raise the store's timeout option"
         )
 
-    def save(self, record: JobRecord) -> str:
-        """Insert or replace ``record``; return ``<path>#<job id>``."""
-        row = (
-            validate_job_id(record.job_id),
+    def save(self, record: JobRecord, *, expected_status: JobStatus | None = None) -> str:
+        """Insert ``record``, or replace the stored state of the same job; return ``<path>#<job id>``.
+
+        The stored row is replaced only if it has the same creation time (the
+        same job), in one statement, so two writers cannot both win.
+
+        :param expected_status: if given, write only if the stored record of
+            this job still has this status (compare and set).
+        :raises JobExistsError: if another job is stored under this id.
+        :raises JobStateError: if ``expected_status`` is given and the stored status differs.
+        :raises JobNotFoundError: if ``expected_status`` is given and nothing is stored.
+        :raises StoreError: if the database is read-only or the disk is full.
+        """
+        text = encode_record(record)
+        if len(text) > MAX_RECORD_BYTES:
+            raise StoreError(
+                f"job {record.job_id!r} is {len(text)} bytes encoded, more than the "
+                f"{MAX_RECORD_BYTES}-byte limit of a stored record; split it into smaller jobs"
+            )
+        if self.read_only:
+            raise StoreError(
+                f"cannot save job {record.job_id!r}: the sqlite store {self.path} is read-only; "
+                f"make it (and its directory) writable or choose another store path"
+            )
+        values = (
             record.status.name,
             record.backend,
             record.executor,
-            record.created_at.isoformat(),
             len(record.circuits),
             record.shots,
             json.dumps(list(record.tags)),
-            encode_record(record),
+            text,
         )
+        job_id = validate_job_id(record.job_id)
+        created = record.created_at.isoformat()
 
-        def write(db: sqlite3.Connection) -> None:
-            db.execute(
-                "INSERT OR REPLACE INTO jobs (job_id, status, backend, executor, created_at, "
-                "num_circuits, shots, tags, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
+        def write(db: sqlite3.Connection) -> int:
+            if expected_status is None:
+                return db.execute(
+                    "INSERT INTO jobs (status, backend, executor, num_circuits, shots, tags, record, "
+                    "job_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT(job_id) DO UPDATE SET status = excluded.status, backend = excluded.backend, "
+                    "executor = excluded.executor, num_circuits = excluded.num_circuits, "
+                    "shots = excluded.shots, tags = excluded.tags, record = excluded.record "
+                    "WHERE jobs.created_at = excluded.created_at",
+                    (*values, job_id, created),
+                ).rowcount
+            return db.execute(
+                "UPDATE jobs SET status = ?, backend = ?, executor = ?, num_circuits = ?, shots = ?, "
+                "tags = ?, record = ? WHERE job_id = ? AND created_at = ? AND status = ?",
+                (*values, job_id, created, expected_status.name),
+            ).rowcount
 
-        self._retry(write)
+        if self._retry(write) == 0:
+            self._refuse(record, expected_status)
         return f"{self.path}#{record.job_id}"
+
+    def _refuse(self, record: JobRecord, expected_status: JobStatus | None) -> None:
+        """Raise the error that says why a save changed no row."""
+        where = f"the sqlite store {self.path}"
+        row = self._retry(
+            lambda db: db.execute(
+                "SELECT created_at, status FROM jobs WHERE job_id = ?", (record.job_id,)
+            ).fetchone()
+        )
+        if row is None:
+            raise JobNotFoundError(record.job_id, where)
+        if row[0] != record.created_at.isoformat():
+            raise JobExistsError(
+                record.job_id,
+                f"job {record.job_id!r} already exists in {where} (created {row[0]}, this one "
+                f"{record.created_at.isoformat()}); choose another job id or delete the stored job first",
+            )
+        expected = expected_status.name if expected_status is not None else "?"
+        raise JobStateError(
+            record.job_id,
+            f"job {record.job_id!r} is {row[1]} in {where}, not {expected}: "
+            f"it changed since it was read, so it was left as it is",
+        )
 
     def load(self, job_id: str) -> JobRecord:
         """Read the record of ``job_id``."""
@@ -203,6 +292,8 @@ class SqliteStore:
     def delete(self, job_id: str) -> None:
         """Remove the record of ``job_id``."""
         validate_job_id(job_id)
+        if self.read_only:
+            raise StoreError(f"cannot delete job {job_id!r}: the sqlite store {self.path} is read-only")
         count = self._retry(lambda db: db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,)).rowcount)
         if count == 0:
             raise JobNotFoundError(job_id, f"the sqlite store {self.path}")
@@ -256,6 +347,33 @@ class SqliteStore:
         self._local = threading.local()
 
 
+MAX_TIMEOUT = 86400.0
+"""The longest ``timeout`` accepted (one day): a longer wait is a mistake, not a plan."""
+
+
+def _database_path(value: object) -> Path:
+    """Check the configured database path: ``~`` expanded; ``:memory:`` and URIs refused."""
+    path = store_path(value, "sqlite")
+    text = os.fspath(value)  # type: ignore[call-overload]
+    if text.strip() == ":memory:" or text.startswith("file:"):
+        raise StoreConfigurationError(
+            f"sqlite store option 'path' is {text!r}: an in-memory database or SQLite URI keeps "
+            f"nothing between commands and threads; give the path of a database file"
+        )
+    return path
+
+
+def _hint(exc: sqlite3.OperationalError) -> str:
+    """Say what to do about a write SQLite refused, where a person can fix the cause."""
+    text = str(exc)
+    if "full" in text or "disk I/O" in text:
+        return (" (the disk is full or a file-size limit was reached: free space or raise the limit "
+                "(ulimit -f) and save again; the stored record is unchanged)")
+    if "readonly" in text or "read-only" in text:
+        return " (the database is read-only: make it and its directory writable)"
+    return ""
+
+
 def _busy(exc: sqlite3.OperationalError) -> bool:
     """Whether ``exc`` says another connection holds the database (worth waiting for)."""
     return "locked" in str(exc) or "busy" in str(exc)
@@ -274,11 +392,17 @@ def _summary(row: tuple[Any, ...]) -> JobSummary:
         status=JobStatus[row[1]],
         backend=str(row[2]),
         executor=str(row[3]),
-        created_at=datetime.fromisoformat(row[4]),
+        created_at=_aware(datetime.fromisoformat(row[4])),
         num_circuits=row[5],
         shots=row[6],
         tags=tuple(tags),
     )
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError(f"created_at {moment.isoformat()!r} has no timezone")
+    return moment
 
 
 @hookimpl

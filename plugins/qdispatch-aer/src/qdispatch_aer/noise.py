@@ -13,8 +13,8 @@ import attrs
 from qiskit_aer.noise import NoiseModel, ReadoutError, depolarizing_error, thermal_relaxation_error
 
 from qdispatch.errors import ConfigurationError
-from qdispatch.validation import positive_number
 from qdispatch.serialization import jsonable
+from qdispatch.validation import positive_number
 
 BASIS_1Q = ("sx", "x")
 """One-qubit gates that carry noise; ``rz`` is virtual and noiseless."""
