@@ -8,7 +8,8 @@ asks for them only through the functions of this module, and
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -89,6 +90,8 @@ CAPABILITIES: dict[str, tuple[type, ...]] = {
     "backend": (CircuitChecker, PinnedExecutor, SecretOptions, EndpointOptions),
     "store": (),
 }
+"""The capabilities each kind of plugin object may offer, as ``check-plugin`` reports them
+(a store's compare-and-set ``save(record, expected_status=...)`` is reported as ``GuardedSave``)."""
 """The capabilities each kind of plugin object may offer, as ``check-plugin`` reports them."""
 
 def offers(obj: object, capability: Any) -> bool:
@@ -102,7 +105,10 @@ def offers(obj: object, capability: Any) -> bool:
 
 def capabilities_of(obj: object, kind: str) -> list[str]:
     """Return the names of the capabilities ``obj`` (a ``kind`` plugin object) offers."""
-    return [cap.__name__ for cap in CAPABILITIES.get(kind, ()) if offers(obj, cap)]
+    names = [cap.__name__ for cap in CAPABILITIES.get(kind, ()) if offers(obj, cap)]
+    if kind == "store" and guarded_save(obj) is not None:
+        names.append("GuardedSave")
+    return names
 
 
 def cancellable(executor: object) -> CancellableExecutor | None:
@@ -141,3 +147,19 @@ def secret_options(device: object) -> frozenset[str]:
 def endpoint_options(device: object) -> frozenset[str]:
     """Return the names of ``device``'s options that say where its credentials go (a class works too)."""
     return frozenset(device.endpoint_options) if isinstance(device, EndpointOptions) else frozenset()
+
+
+def guarded_save(store: object) -> Callable[..., str] | None:
+    """Return ``store.save`` if it takes ``expected_status`` (a compare-and-set save), else ``None``.
+
+    ``save(record, expected_status=S)`` writes only if the stored job is still
+    in status ``S``, else raises :class:`qdispatch.JobStateError`.
+    """
+    save = getattr(store, "save", None)
+    if save is None:
+        return None
+    try:
+        parameters = inspect.signature(save).parameters
+    except (TypeError, ValueError):
+        return None
+    return save if "expected_status" in parameters else None  # type: ignore[no-any-return]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -15,12 +16,13 @@ from qiskit.providers import JobStatus
 from qiskit.providers.exceptions import JobTimeoutError
 
 from qdispatch.backend import Backend
-from qdispatch.capabilities import circuit_checker, endpoint_options, resumable
-from qdispatch.config import Settings, load_settings
+from qdispatch.capabilities import circuit_checker, endpoint_options, guarded_save, resumable
+from qdispatch.config import Settings, load_settings, unknown_plugin_names
 from qdispatch.dispatch import HOOK_GRACE_SECONDS, HookDispatcher
 from qdispatch.errors import (
     CredentialEndpointError,
     InvalidInputError,
+    JobExistsError,
     JobNotFoundError,
     JobStateError,
     QDispatchError,
@@ -90,6 +92,16 @@ class Provider:
         self._store: Store | None = None
         self._lock = threading.Lock()
         self._hooks = HookDispatcher(self.plugin_manager.hook)
+        self._warn_unknown_plugin_names()
+
+    def _warn_unknown_plugin_names(self) -> None:
+        """Warn about plugin names the configuration uses that no installed plugin offers."""
+        if self.settings.source is None:
+            return
+        catalogue = self.plugin_manager.catalogue()
+        available = {f"{kind}s": list(entries) for kind, entries in catalogue.items()}
+        for message in unknown_plugin_names(self.settings, available):
+            warnings.warn(message, RuntimeWarning, stacklevel=3)
 
     def _executor_options(self, name: str) -> dict[str, Any]:
         return {**self.settings.options_for("executors", name), **self._executor_overrides.get(name, {})}
@@ -200,7 +212,7 @@ class Provider:
             return
         except QDispatchError:
             pass  # a damaged record still holds the id
-        raise JobStateError(
+        raise JobExistsError(
             job_id, f"job id {job_id!r} is already in the store; choose another (or restore that job)"
         )
 
@@ -355,9 +367,16 @@ class Provider:
         return True
 
     def _mark_cancelled(self, record: JobRecord) -> None:
-        """Store ``record`` as CANCELLED, unless it changed status meanwhile (compare-and-set)."""
+        """Store ``record`` as CANCELLED, unless it changed status meanwhile (compare-and-set).
+
+        :raises JobStateError: naming the status found, if another process moved the job on.
+        """
         cancelled = attrs.evolve(record, status=JobStatus.CANCELLED, finished_at=utcnow())
-        self.store.save(cancelled)
+        save = guarded_save(self.store)
+        if save is not None:
+            save(cancelled, expected_status=record.status)
+        else:
+            self.store.save(cancelled)
 
     def jobs(
         self,
