@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench import common, report
 
-BENCHMARKS = ("batch_overhead", "small_jobs", "parallel_speedup", "persistence", "startup")
+BENCHMARKS = ("batch_overhead", "small_jobs", "many_tasks", "parallel_speedup", "persistence", "startup")
 """The benchmarks this entry point runs, in order (``aqt_polling`` and ``dask_speedup`` are run by their owners)."""
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCHMARKS = ("batch_overhead", "small_jobs", "parallel_speedup", "persistence", "startup")
+BENCHMARKS = ("batch_overhead", "small_jobs", "many_tasks", "parallel_speedup", "persistence", "startup")
 RESULT_KEYS = {"schema", "benchmark", "title", "description", "quick", "environment", "load_average", "parameters", "cases"}
 CASE_KEYS = {"name", "params", "unit", "measures", "ratio", "ratio_of", "target", "met", "note"}
 STATS_KEYS = {"median", "min", "max", "n"}

@@ -254,7 +254,7 @@ CASES: list[Case] = [
          ConfigurationError, "unknown option 'workers' for executor 'thread'; accepted: max_workers"),
     Case("sqlite: negative timeout",
          lambda ctx: Provider(store="sqlite", store_options={"path": str(ctx.tmp / "t.sqlite"), "timeout": -1}).store,
-         StoreError, "timeout must be a positive number of seconds, not -1"),
+         ConfigurationError, "option 'timeout' of store 'sqlite' must be a finite number above 0, not -1"),
     Case("file store: unknown option", lambda ctx: Provider(store="file", store_options={"compress": True}),
          ConfigurationError, "unknown option 'compress' for store 'file'; accepted: path"),
     # -- job ids
