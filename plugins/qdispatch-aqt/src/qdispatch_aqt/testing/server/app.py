@@ -39,9 +39,9 @@ from aqt_connector.models.arnica.response_bodies.resources import ResourceDetail
 from aqt_connector.models.arnica.response_bodies.workspaces import Workspace
 from pydantic import ValidationError
 
-from qdispatch_aqt.server.faults import Faults
-from qdispatch_aqt.server.jobs import JobQueue, Resource, ServerJob
-from qdispatch_aqt.server.oidc import TokenIssuer
+from qdispatch_aqt.testing.server.faults import Faults
+from qdispatch_aqt.testing.server.jobs import JobQueue, Resource, ServerJob
+from qdispatch_aqt.testing.server.oidc import TokenIssuer
 
 DEFAULT_RESOURCES = (
     Resource("offline_simulator_no_noise", "Offline simulator (no noise)", 20, False),
