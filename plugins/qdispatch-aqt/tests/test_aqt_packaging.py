@@ -22,8 +22,12 @@ def test_no_runtime_module_imports_the_testing_package() -> None:
         if "testing" in path.relative_to(PACKAGE).parts:
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
-                [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else ([alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
             )
-            offenders += [f"{path.name}: {name}" for name in names if name.startswith("qdispatch_aqt.testing")]
+            offenders += [
+                f"{path.name}: {name}" for name in names if name.startswith("qdispatch_aqt.testing")
+            ]
     assert offenders == []

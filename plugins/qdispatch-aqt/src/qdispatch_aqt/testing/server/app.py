@@ -357,6 +357,8 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _Reply(404, {"detail": "Not Found"})
             if fault == "error":
                 raise _Reply(app.faults.error_status, {"detail": "injected server error"})
+            if fault == "echo":
+                raise _Reply(400, {"detail": f"bad request headers: Authorization: {self.headers.get('Authorization')}"})
             if endpoint in ("token", "jwks"):
                 if app.issuer is None:
                     raise _Reply(404, {"detail": "this server has no OIDC clients"})

@@ -181,4 +181,6 @@ class JobQueue:
                 time.sleep(self.circuit_time)
             with self._cond:
                 job.finished_count = index + 1
+        if self.faults.reshape is not None:
+            samples = self.faults.reshape(samples)
         self._end(job, "finished", result=samples)
