@@ -38,6 +38,9 @@ def test_python_m_server_serves_the_api_and_stops_on_sigterm() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def test_the_server_command_is_installed_as_a_console_script() -> None:

@@ -55,7 +55,7 @@ DEFAULT_URL = "https://arnica.aqt.eu/api"
 USER_AGENT = "qdispatch-aqt/0.1"
 
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
-"""The largest answer read (32 MiB; AQT's largest, 50 circuits x 2,000 shots x 31 bits, is about 7 MiB)."""
+"""The largest answer read (32 MiB; AQT's largest, 50 circuits x 2,000 shots x 31 bits, is about 10 MB of JSON)."""
 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 """Transport failures that happen before a request leaves this machine."""
@@ -231,8 +231,11 @@ class AQTClient:
         self._finalizer = weakref.finalize(self, self._http.close)
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool, and the log-in's HTTP clients if the credentials keep any."""
         self._finalizer()
+        close_credentials = getattr(self.credentials, "close", None)
+        if callable(close_credentials):
+            close_credentials()
 
     # -- one request, with the token refreshed once after a 401 --------------------------
 

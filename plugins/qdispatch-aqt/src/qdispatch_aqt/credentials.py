@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -145,7 +146,13 @@ class ClientCredentials:
                 config.oidc_config.jwks_url = issuer + ".well-known/jwks.json"
                 config.oidc_config.audience = self._url
             self._app = ArnicaApp(config)
+            self._closer = weakref.finalize(self, self._app.close)  # aqt-connector keeps HTTP clients open
         return self._app
+
+    def close(self) -> None:
+        """Close ``aqt-connector``'s HTTP clients (done as well when these credentials are collected)."""
+        if self._app is not None:
+            self._closer()
 
     def token(self) -> str:
         """Return the current access token, logging in again when it is about to expire."""
@@ -209,6 +216,11 @@ class StoredLogin:
         config = ArnicaConfig(app_dir=Path.home() / ".aqt")
         config.arnica_url = url
         self._app = ArnicaApp(config)
+        self._closer = weakref.finalize(self, self._app.close)
+
+    def close(self) -> None:
+        """Close ``aqt-connector``'s HTTP clients (done as well when these credentials are collected)."""
+        self._closer()
 
     def token(self) -> str:
         """Return the stored token (refreshed by ``aqt-connector`` if it can)."""
