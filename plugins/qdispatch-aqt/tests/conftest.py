@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from qdispatch import Backend, Provider
-from qdispatch_aqt.server import AQTServer
+from qdispatch_aqt.testing.server import AQTServer
 
 TOKEN = "test-token-5f3a"
 """The one bearer token the test server accepts."""

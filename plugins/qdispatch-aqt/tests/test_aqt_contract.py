@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qdispatch.contract import check_backend
-from qdispatch_aqt.server import AQTServer
+from qdispatch_aqt.testing.server import AQTServer
 
 from .conftest import TOKEN
 

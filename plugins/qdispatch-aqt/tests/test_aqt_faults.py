@@ -8,7 +8,7 @@ from collections.abc import Callable
 from qiskit import transpile
 
 from qdispatch import Backend
-from qdispatch_aqt.server import AQTServer
+from qdispatch_aqt.testing.server import AQTServer
 
 
 def test_fifty_jobs_finish_correctly_despite_5xx_answers_and_dropped_connections(

@@ -12,7 +12,7 @@ from qiskit import transpile
 from qdispatch import Provider
 from qdispatch.testing import bell
 from qdispatch_aqt.errors import AQTCredentialsError
-from qdispatch_aqt.server import AQTServer
+from qdispatch_aqt.testing.server import AQTServer
 
 CLIENT_ID, CLIENT_SECRET = "qdispatch-ci", "s3cret-client-9d1e"
 

@@ -11,7 +11,7 @@ import pytest
 from qiskit import transpile
 
 from qdispatch import Backend
-from qdispatch_aqt.server import AQTServer
+from qdispatch_aqt.testing.server import AQTServer
 
 from .conftest import TOKEN
 

@@ -13,7 +13,7 @@ from qiskit.providers import JobStatus
 from qdispatch import Backend, ConfigurationError, ExecutorError, Job, JobFailedError, Provider
 from qdispatch.testing import HookRecorder, bell, x_circuit
 from qdispatch_aqt.errors import AQTCredentialsError
-from qdispatch_aqt.server import AQTServer
+from qdispatch_aqt.testing.server import AQTServer
 
 from .conftest import TOKEN
 

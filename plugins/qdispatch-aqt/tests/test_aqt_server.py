@@ -9,14 +9,14 @@ from importlib.metadata import entry_points
 
 import httpx
 
-from qdispatch_aqt.server import AQTServer
+from qdispatch_aqt.testing.server import AQTServer
 
 from .conftest import TOKEN
 
 
 def test_python_m_server_serves_the_api_and_stops_on_sigterm() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "qdispatch_aqt.server", "--port", "0", "--token", TOKEN],
+        [sys.executable, "-m", "qdispatch_aqt.testing.server", "--port", "0", "--token", TOKEN],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -38,11 +38,14 @@ def test_python_m_server_serves_the_api_and_stops_on_sigterm() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def test_the_server_command_is_installed_as_a_console_script() -> None:
     (script,) = entry_points(group="console_scripts", name="qdispatch-aqt-server")
-    assert script.value == "qdispatch_aqt.server.cli:main"
+    assert script.value == "qdispatch_aqt.testing.server.cli:main"
 
 
 def test_the_server_validates_submits_with_aqt_models(aqt_server: AQTServer) -> None:

@@ -235,22 +235,40 @@ def make_result(
     backend_name: str,
     job_id: str,
     memory: bool = False,
+    shots: int | None = None,
 ) -> Result:
     """Return the ``Result`` of ``circuits`` from AQT's ``{circuit index: shots}``.
 
-    :raises AQTConversionError: if AQT's answer misses a circuit or a shot is too short.
+    The answer must have the shape of the request: one entry per circuit sent,
+    ``shots`` samples each (when given), and each sample one bit per qubit of
+    its circuit (the payload measures every qubit).
+
+    :raises AQTConversionError: naming what does not fit, if AQT's answer has another shape.
     """
+    where = f"AQT's result for job {job_id}"
     experiments = []
     for index, circuit in enumerate(circuits):
-        shots = samples.get(index)
-        if shots is None:
-            raise AQTConversionError(f"AQT's result for job {job_id} has no samples for circuit {index}")
-        needed = max(measurement_map(circuit).values(), default=-1) + 1
-        if any(len(shot) < needed for shot in shots):
+        found = samples.get(index)
+        if found is None:
+            raise AQTConversionError(f"{where} has no samples for circuit {index}")
+        if shots is not None and len(found) != shots:
             raise AQTConversionError(
-                f"AQT's result for job {job_id}, circuit {index}, has shots with fewer than {needed} bits"
+                f"{where} has {len(found)} samples for circuit {index}; {shots} were requested"
             )
-        experiments.append(samples_to_experiment(circuit, shots, memory))
+        width = circuit.num_qubits
+        wrong = next((shot for shot in found if len(shot) != width), None)
+        if wrong is not None:
+            raise AQTConversionError(
+                f"{where}, circuit {index}, has samples of {len(wrong)} bits; the circuit measures "
+                f"{width} qubits, so each sample needs {width}"
+            )
+        experiments.append(samples_to_experiment(circuit, found, memory))
+    if len(samples) != len(circuits):
+        extra = sorted(set(samples) - set(range(len(circuits))))
+        raise AQTConversionError(
+            f"{where} has samples for {len(samples)} circuits; {len(circuits)} were sent "
+            f"(unexpected circuit index {extra[0]})"
+        )
     return Result.from_dict({
         "backend_name": backend_name,
         "backend_version": "v1",

@@ -1,7 +1,10 @@
 """Where the AQT access token comes from: a static token, or AQT's log-in through ``aqt-connector``.
 
 Tokens are kept in memory only; qdispatch never writes them to its store,
-its records or its messages. The order searched, first found wins:
+its records or its messages (each is registered with :mod:`qdispatch_aqt.redact`
+as it is read). Surrounding whitespace (a token read from a file keeps its
+newline) is stripped; a token with whitespace, control or non-ASCII characters
+inside is refused without being quoted. The order searched, first found wins:
 
 1. the ``token`` option (``get_backend("aqt", token=...)``, or ``token`` under
    ``[backends.aqt]`` in the qdispatch configuration);
@@ -18,10 +21,12 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from qdispatch_aqt.errors import AQTCredentialsError, AQTTransientError
+from qdispatch_aqt.redact import redact, register_secret
 
 if TYPE_CHECKING:
     from aqt_connector import ArnicaApp
@@ -32,6 +37,28 @@ HOW_TO_CONFIGURE = (
     "AQT_CLIENT_ID and AQT_CLIENT_SECRET (or run `python -m aqt_connector log-in`)"
 )
 """Where a user can put AQT credentials; quoted by every credentials error."""
+
+
+def check_token(token: str, source: str, *, sending: bool = False) -> str:
+    """Return ``token`` without surrounding whitespace, registered for redaction.
+
+    :param sending: the check guards a request about to be sent (the message says it was not).
+    :raises AQTCredentialsError: if it is empty or holds whitespace, control or non-ASCII
+        characters; the message never quotes it.
+    """
+    stripped = token.strip()
+    if stripped:
+        register_secret(token)
+        register_secret(stripped)
+    problem = None
+    if not stripped:
+        problem = "is empty"
+    elif not all("\x21" <= char <= "\x7e" for char in stripped):
+        problem = "contains whitespace, control or non-ASCII characters (not shown here)"
+    if problem is not None:
+        outcome = "; the request was not sent" if sending else ""
+        raise AQTCredentialsError(f"the AQT access token from {source} {problem}{outcome}; {HOW_TO_CONFIGURE}")
+    return stripped
 
 
 class Credentials(Protocol):
@@ -56,7 +83,7 @@ class StaticToken:
     """
 
     def __init__(self, token: str, source: str) -> None:
-        self._token = token
+        self._token = check_token(token, source)
         self.source = source
 
     def token(self) -> str:
@@ -96,6 +123,7 @@ class ClientCredentials:
     """
 
     def __init__(self, client_id: str, client_secret: str, url: str, issuer: str | None, source: str) -> None:
+        register_secret(client_secret)
         self._client = (client_id, client_secret)
         self._url = url
         self._issuer = issuer
@@ -118,7 +146,13 @@ class ClientCredentials:
                 config.oidc_config.jwks_url = issuer + ".well-known/jwks.json"
                 config.oidc_config.audience = self._url
             self._app = ArnicaApp(config)
+            self._closer = weakref.finalize(self, self._app.close)  # aqt-connector keeps HTTP clients open
         return self._app
+
+    def close(self) -> None:
+        """Close ``aqt-connector``'s HTTP clients (done as well when these credentials are collected)."""
+        if self._app is not None:
+            self._closer()
 
     def token(self) -> str:
         """Return the current access token, logging in again when it is about to expire."""
@@ -140,7 +174,13 @@ class ClientCredentials:
                     "failed verification (issuer, audience or signature)"
                 ) from exc
             except httpx.TransportError as exc:
-                raise AQTTransientError(f"cannot reach AQT's log-in service: {exc}") from exc
+                raise AQTTransientError(f"cannot reach AQT's log-in service: {type(exc).__name__}: {exc}") from None
+            except Exception as exc:  # aqt-connector's own parsing of a bad answer: never quote it unmasked
+                raise AQTCredentialsError(
+                    f"AQT's log-in for the client credentials from {self.source} failed: "
+                    f"{type(exc).__name__}: {redact(str(exc))[:300]}"
+                ) from None
+            token = check_token(token, f"AQT's log-in ({self.source})")
             times = _expiry(token)
             if times is None:
                 self._refresh_at = time.time() + 300
@@ -176,6 +216,11 @@ class StoredLogin:
         config = ArnicaConfig(app_dir=Path.home() / ".aqt")
         config.arnica_url = url
         self._app = ArnicaApp(config)
+        self._closer = weakref.finalize(self, self._app.close)
+
+    def close(self) -> None:
+        """Close ``aqt-connector``'s HTTP clients (done as well when these credentials are collected)."""
+        self._closer()
 
     def token(self) -> str:
         """Return the stored token (refreshed by ``aqt-connector`` if it can)."""
@@ -184,7 +229,7 @@ class StoredLogin:
         token: str | None = get_access_token(self._app)
         if not token:
             raise AQTCredentialsError(f"the AQT log-in stored by aqt-connector has expired; {HOW_TO_CONFIGURE}")
-        return token
+        return check_token(token, self.source)
 
     def invalidate(self, token: str) -> bool:
         """Return False: a refused stored token needs a new log-in."""
@@ -215,9 +260,11 @@ def resolve_credentials(
     env_token = os.environ.get("AQT_TOKEN")
     if env_token:
         return StaticToken(env_token, "the AQT_TOKEN environment variable")
+    register_secret(client_secret)
     if client_id and client_secret:
         return ClientCredentials(client_id, client_secret, url, issuer, "the client_id/client_secret options")
     found = _aqt_file_settings()
+    register_secret(found["client_secret"])
     if found["client_id"] and found["client_secret"]:
         source = (
             "AQT_CLIENT_ID/AQT_CLIENT_SECRET"

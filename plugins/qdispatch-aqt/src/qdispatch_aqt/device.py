@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from qdispatch.errors import BackendError, ConfigurationError
 from qdispatch_aqt.client import DEFAULT_URL, AQTClient
 from qdispatch_aqt.credentials import resolve_credentials
+from qdispatch_aqt.redact import redact
 from qdispatch_aqt.target import MAX_CIRCUITS, MAX_QUBITS, MAX_SHOTS, aqt_target
 
 if TYPE_CHECKING:
@@ -17,6 +20,34 @@ if TYPE_CHECKING:
 
 SECRET_OPTIONS = frozenset({"token", "client_secret"})
 """Options of the ``aqt`` backend that never reach a record."""
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str, what: str, allow_insecure_http: bool) -> None:
+    """Refuse a URL that would carry credentials unencrypted over the network.
+
+    ``https://`` is always fine; ``http://`` only to this machine (``localhost``,
+    127.0.0.0/8, ``::1``) unless ``allow_insecure_http``.
+
+    :raises ConfigurationError: naming the option that allows it.
+    """
+    if not url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"the AQT {what} must start with http:// or https://, not {url!r}")
+    host = urlsplit(url).hostname or ""
+    if url.startswith("http://") and not allow_insecure_http and not _loopback(host):
+        raise ConfigurationError(
+            f"the AQT {what} {url!r} is plain http:// to {host!r}, another machine: the access token (or "
+            "client secret) would cross the network unencrypted. Use https://, or set "
+            "allow_insecure_http=True if the network is trusted"
+        )
 
 
 def _describe(workspaces: Sequence[Any]) -> str:
@@ -35,7 +66,8 @@ class AQTDevice:
     :param client_secret: OIDC client secret (default ``$AQT_CLIENT_SECRET``).
     :param oidc_issuer: the OIDC issuer of the log-in (default: AQT's).
     :param num_qubits: the resource's width; given, the resource is not looked up.
-    :param timeout: seconds allowed for each HTTP request.
+    :param timeout: seconds allowed for each HTTP request, from connecting to the answer's last byte.
+    :param allow_insecure_http: allow a plain ``http://`` URL (or issuer) to another machine.
     """
 
     name = "aqt"
@@ -56,20 +88,29 @@ class AQTDevice:
         oidc_issuer: str | None = None,
         num_qubits: int | None = None,
         timeout: float = 10.0,
+        allow_insecure_http: bool = False,
     ) -> None:
         self.url = (url or os.environ.get("AQT_ARNICA_URL") or DEFAULT_URL).rstrip("/")
-        if not self.url.startswith(("http://", "https://")):
-            raise ConfigurationError(f"the AQT url must start with http:// or https://, not {self.url!r}")
+        check_url(self.url, "url", allow_insecure_http)
+        if oidc_issuer is not None:
+            check_url(oidc_issuer, "oidc_issuer", allow_insecure_http)
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
             raise ConfigurationError(f"timeout must be a positive number of seconds, not {timeout!r}")
         credentials = resolve_credentials(
             url=self.url, token=token, client_id=client_id, client_secret=client_secret, issuer=oidc_issuer
         )
         self.client = AQTClient(self.url, credentials, timeout=float(timeout))
+        try:
+            self._set_up(workspace, resource, num_qubits)
+        except BaseException:
+            self.client.close()
+            raise
+
+    def _set_up(self, workspace: str | None, resource: str | None, num_qubits: int | None) -> None:
         if not workspace or not resource:
             listed = _describe(self.client.workspaces())
             raise ConfigurationError(
-                f"backend 'aqt' needs workspace= and resource=; AQT at {self.url} offers: {listed}"
+                redact(f"backend 'aqt' needs workspace= and resource=; AQT at {self.url} offers: {listed}")
             )
         self.workspace = workspace
         self.resource = resource
@@ -86,16 +127,20 @@ class AQTDevice:
         workspaces = self.client.workspaces()
         found = next((w for w in workspaces if w.id == self.workspace), None)
         if found is None or all(r.id != self.resource for r in found.resources):
-            raise ConfigurationError(
+            raise ConfigurationError(redact(
                 f"AQT at {self.url} has no resource {self.resource!r} in workspace {self.workspace!r}; "
                 f"available: {_describe(workspaces)}"
-            )
+            ))
         details = self.client.resource(self.resource)
         if details is None:
             raise ConfigurationError(f"AQT at {self.url} does not describe resource {self.resource!r}")
         self.resource_type = details.type.value
         qubits: int = details.available_qubits
         return min(qubits, MAX_QUBITS)
+
+    def close(self) -> None:
+        """Close the HTTP connections (a dropped device closes them when collected)."""
+        self.client.close()
 
     def run_circuits(
         self, circuits: Sequence[QuantumCircuit], shots: int, run_options: Mapping[str, Any]

@@ -1,26 +1,34 @@
-"""The errors the AQT plugin raises, each a :class:`qdispatch.errors.QDispatchError`."""
+"""The errors the AQT plugin raises, each a :class:`qdispatch.errors.QDispatchError`.
+
+Every message goes through :func:`qdispatch_aqt.redact.redact`, so no error
+of the plugin carries a credential, whatever text (a server's answer) it quotes.
+"""
 
 from __future__ import annotations
 
 from qdispatch.errors import BackendError, ExecutorError, JobNotFoundError, QDispatchError
+from qdispatch_aqt.redact import redact
 
 
 class AQTCredentialsError(QDispatchError, PermissionError):
-    """No AQT credentials were found, or AQT rejected them (HTTP 401 or 403).
+    """No AQT credentials were found, they are malformed, or AQT rejected them (HTTP 401 or 403).
 
     The message says where the token came from and where to configure one;
     it never contains the token itself.
     """
 
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
+
 
 class AQTAPIError(ExecutorError):
-    """AQT's API answered a request with an error that retrying will not fix.
+    """AQT's API answered a request with an error that retrying will not fix, or it was refused before sending.
 
     :param status_code: the HTTP status, or ``None`` when there was no answer.
     """
 
     def __init__(self, message: str, status_code: int | None = None) -> None:
-        super().__init__(message)
+        super().__init__(redact(message))
         self.status_code = status_code
 
 
@@ -45,8 +53,14 @@ class AQTJobNotFoundError(JobNotFoundError):
 
 
 class AQTJobFailedError(QDispatchError):
-    """AQT reported that the remote job ended in ``error``; the message is AQT's."""
+    """AQT reported that the remote job ended in ``error``; the message is AQT's (credentials masked)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))
 
 
 class AQTConversionError(BackendError):
-    """A circuit cannot be expressed in AQT's API (a gate, a mid-circuit measurement, a limit)."""
+    """A circuit cannot be expressed in AQT's API, or AQT's answer does not fit the circuits sent."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact(message))

@@ -31,9 +31,11 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from qdispatch.errors import ExecutorError, InvalidInputError, QDispatchError, TaskCancelledError
+from qdispatch_aqt.client import check_job_id
 from qdispatch_aqt.convert import job_request, make_result
 from qdispatch_aqt.device import AQTDevice
 from qdispatch_aqt.errors import AQTJobFailedError, AQTSubmitUncertainError, AQTTransientError
+from qdispatch_aqt.redact import redact
 
 if TYPE_CHECKING:
     from qiskit.result import Result
@@ -172,6 +174,7 @@ class AQTExecutor:
             future.set_exception(exc)
             return future
         remote_id = str(answer.job.job_id)
+        # first thing once AQT answered, before any poll is scheduled: the core can persist the id
         task.report_state({"remote_job_id": remote_id, "url": device.url,
                            "workspace": device.workspace, "resource": device.resource})
         return self._watch(task, future, device, remote_id, self.poll_initial)
@@ -191,6 +194,7 @@ class AQTExecutor:
                         f"{state.get('label')!r} in AQT's portal"
                     )
                 raise ExecutorError(f"task {task.index} of job {task.job_id} has no AQT job id to resume")
+            remote_id = check_job_id(remote_id)  # a record may have been edited: check before any request
             device = self._device(task)
             if state.get("url") and state["url"] != device.url:
                 raise ExecutorError(
@@ -276,7 +280,9 @@ class AQTExecutor:
             try:
                 self._poll(watch)
             except Exception as exc:  # never let a worker die silently
-                self._fail(watch, ExecutorError(f"polling AQT job {watch.remote_id} failed: {type(exc).__name__}: {exc}"))
+                self._fail(watch, ExecutorError(
+                    redact(f"polling AQT job {watch.remote_id} failed: {type(exc).__name__}: {exc}")
+                ))
 
     def _jittered(self, seconds: float) -> float:
         return seconds * random.uniform(1 - self.jitter, 1 + self.jitter)
@@ -289,10 +295,10 @@ class AQTExecutor:
         except AQTTransientError as exc:
             watch.failures += 1
             if watch.failures > self.retries:
-                self._fail(watch, ExecutorError(
+                self._fail(watch, ExecutorError(redact(
                     f"gave up polling AQT job {watch.remote_id} after {watch.failures} failed attempts ({exc}); "
                     "the job may still run on AQT: restore it later with Job.restore"
-                ))
+                )))
                 return
             backoff = min(self.retry_initial * 2 ** (watch.failures - 1), self.retry_max)
             self._schedule(watch, self._jittered(backoff))
@@ -310,7 +316,7 @@ class AQTExecutor:
                 result = make_result(
                     list(watch.task.circuits), state.result,  # type: ignore[union-attr]
                     backend_name="aqt", job_id=watch.remote_id,
-                    memory=bool(watch.task.run_options.get("memory", False)),
+                    memory=bool(watch.task.run_options.get("memory", False)), shots=watch.task.shots,
                 )
             except QDispatchError as exc:
                 self._fail(watch, exc)

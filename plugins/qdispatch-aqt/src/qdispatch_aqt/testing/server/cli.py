@@ -1,4 +1,4 @@
-"""The command line of the local AQT server (``qdispatch-aqt-server`` / ``python -m qdispatch_aqt.server``)."""
+"""The command line of the local AQT server (``qdispatch-aqt-server`` / ``python -m qdispatch_aqt.testing.server``)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from qdispatch_aqt.server.app import AQTServer
-from qdispatch_aqt.server.faults import ENDPOINTS, Faults
+from qdispatch_aqt.testing.server.app import AQTServer
+from qdispatch_aqt.testing.server.faults import ENDPOINTS, Faults
 
 
 def _client(text: str) -> tuple[str, str]:

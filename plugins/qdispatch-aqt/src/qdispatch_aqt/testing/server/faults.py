@@ -1,9 +1,14 @@
-"""Faults the local AQT server can inject: 5xx answers, slow answers, dropped connections, failed jobs."""
+"""Faults the local AQT server can inject: 5xx answers, slow answers, dropped connections, failed jobs.
+
+Hostile ones too, for the client's hardening tests: an error body that echoes
+the request's ``Authorization`` header, and results of the wrong shape.
+"""
 
 from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 
 import attrs
 
@@ -27,8 +32,11 @@ class Faults:
     :param fail_rate: the probability that a job fails with ``fail_message``.
     :param fail_message: the message of a failed job.
     :param endpoints: the endpoint kinds network faults apply to.
-    :param forced: faults (``"drop"``, ``"error"``, ``"slow"``) for the next
-        requests to those endpoints, in order, before any dice are rolled.
+    :param forced: faults (``"drop"``, ``"error"``, ``"slow"``, ``"echo"``) for the
+        next requests to those endpoints, in order, before any dice are rolled;
+        ``"echo"`` answers HTTP 400 with a body quoting the request's ``Authorization`` header.
+    :param reshape: rewrites a finished job's samples (``{circuit index: shots}``)
+        before the server reports them: a server answering wrong results.
     :param seed: seed of the fault dice, for reproducible runs.
     """
 
@@ -42,6 +50,7 @@ class Faults:
     endpoints: frozenset[str] = frozenset({"result"})
     forced: list[str] = attrs.Factory(list)
     seed: int | None = None
+    reshape: Callable[[dict[int, list[list[int]]]], dict[int, list[list[int]]]] | None = None
     _rng: random.Random = attrs.field(init=False, repr=False)
     _lock: threading.Lock = attrs.field(init=False, repr=False, factory=threading.Lock)
 
@@ -49,9 +58,9 @@ class Faults:
         unknown = set(self.endpoints) - set(ENDPOINTS)
         if unknown:
             raise ValueError(f"unknown endpoint kind(s) {sorted(unknown)}; known: {', '.join(ENDPOINTS)}")
-        odd = set(self.forced) - {"drop", "error", "slow"}
+        odd = set(self.forced) - {"drop", "error", "slow", "echo"}
         if odd:
-            raise ValueError(f"unknown forced fault(s) {sorted(odd)}; use drop, error or slow")
+            raise ValueError(f"unknown forced fault(s) {sorted(odd)}; use drop, error, slow or echo")
         self._rng = random.Random(self.seed)
 
     def _roll(self, probability: float) -> bool:
@@ -59,7 +68,7 @@ class Faults:
             return probability > 0 and self._rng.random() < probability
 
     def network(self, endpoint: str) -> str | None:
-        """Return ``"drop"``, ``"error"``, ``"slow"`` or None for one request to ``endpoint``."""
+        """Return ``"drop"``, ``"error"``, ``"slow"``, ``"echo"`` or None for one request to ``endpoint``."""
         if endpoint not in self.endpoints:
             return None
         with self._lock:

@@ -39,9 +39,9 @@ from aqt_connector.models.arnica.response_bodies.resources import ResourceDetail
 from aqt_connector.models.arnica.response_bodies.workspaces import Workspace
 from pydantic import ValidationError
 
-from qdispatch_aqt.server.faults import Faults
-from qdispatch_aqt.server.jobs import JobQueue, Resource, ServerJob
-from qdispatch_aqt.server.oidc import TokenIssuer
+from qdispatch_aqt.testing.server.faults import Faults
+from qdispatch_aqt.testing.server.jobs import JobQueue, Resource, ServerJob
+from qdispatch_aqt.testing.server.oidc import TokenIssuer
 
 DEFAULT_RESOURCES = (
     Resource("offline_simulator_no_noise", "Offline simulator (no noise)", 20, False),
@@ -357,6 +357,8 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _Reply(404, {"detail": "Not Found"})
             if fault == "error":
                 raise _Reply(app.faults.error_status, {"detail": "injected server error"})
+            if fault == "echo":
+                raise _Reply(400, {"detail": f"bad request headers: Authorization: {self.headers.get('Authorization')}"})
             if endpoint in ("token", "jwks"):
                 if app.issuer is None:
                     raise _Reply(404, {"detail": "this server has no OIDC clients"})

@@ -15,7 +15,7 @@ from qdispatch_aqt.convert import aqt_to_circuit
 if TYPE_CHECKING:
     from aqt_connector.models.circuits import QuantumCircuit as AQTCircuit
 
-    from qdispatch_aqt.server.faults import Faults
+    from qdispatch_aqt.testing.server.faults import Faults
 
 FINAL = frozenset({"finished", "error", "cancelled"})
 """The statuses a job never leaves."""
@@ -181,4 +181,6 @@ class JobQueue:
                 time.sleep(self.circuit_time)
             with self._cond:
                 job.finished_count = index + 1
+        if self.faults.reshape is not None:
+            samples = self.faults.reshape(samples)
         self._end(job, "finished", result=samples)

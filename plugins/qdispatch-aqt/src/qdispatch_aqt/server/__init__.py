@@ -1,7 +1,0 @@
-"""A local AQT-compatible server: ``python -m qdispatch_aqt.server --port 8042`` or :class:`AQTServer`."""
-
-from qdispatch_aqt.server.app import AQTServer, LoggedRequest
-from qdispatch_aqt.server.faults import Faults
-from qdispatch_aqt.server.jobs import Resource
-
-__all__ = ["AQTServer", "Faults", "LoggedRequest", "Resource"]

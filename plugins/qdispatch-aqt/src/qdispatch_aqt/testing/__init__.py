@@ -1,0 +1,4 @@
+"""Test support for the AQT plugin: a local AQT-compatible server (:mod:`qdispatch_aqt.testing.server`).
+
+Nothing at run time imports this package; tests and demos do.
+"""
