@@ -52,7 +52,7 @@ def measure(schedule: dict[str, Any], jobs: int, workdir: Path) -> tuple[list[fl
 
     from qdispatch import Provider
     from qdispatch.plugins import get_plugin_manager
-    from qdispatch_aqt.server import AQTServer
+    from qdispatch_aqt.testing.server import AQTServer
 
     recorder = FinishTimes()
     pm = get_plugin_manager()

@@ -357,6 +357,7 @@ class Job(JobV1):
         *,
         provider: Provider | None = None,
         resubmit: bool = False,
+        backend_options: Mapping[str, Any] | None = None,
     ) -> Job:
         """Rebuild a job handle from a store, in this or any later process (see :meth:`Provider.restore`).
 
@@ -365,13 +366,17 @@ class Job(JobV1):
         :param remove_from_store: delete the record once read (default: keep it).
         :param provider: the provider to restore with (default: ``Provider()`` from the configuration).
         :param resubmit: also run again a job stored as ERROR or CANCELLED.
+        :param backend_options: backend options you vouch for (an endpoint given here is trusted).
         :raises JobNotFoundError: if the store has no job ``job_id``.
         """
         if provider is None:
             from qdispatch.provider import Provider
 
             provider = Provider()
-        return provider.restore(job_id, store=store, remove_from_store=remove_from_store, resubmit=resubmit)
+        return provider.restore(
+            job_id, store=store, remove_from_store=remove_from_store, resubmit=resubmit,
+            backend_options=backend_options,
+        )
 
     def _announce_restored(self) -> None:
         self._hooks.send(self, [("job_restored", {})])

@@ -302,7 +302,7 @@ class PluginManager(pluggy.PluginManager):
                 plugin_name = impl.plugin_name
 
                 def register(
-                    name: str, factory: Factory | str, _p: str = plugin_name, _k: Kind = kind, **bound: Any
+                    name: str, factory: Factory | str, _p: str = plugin_name, _k: Kind = kind, /, **bound: Any
                 ) -> None:
                     if not isinstance(name, str) or not name:
                         raise ConfigurationError(f"plugin {_p!r} registered a {_k} without a name")

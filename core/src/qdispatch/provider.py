@@ -261,6 +261,7 @@ class Provider:
         store: Store | None = None,
         remove_from_store: bool = False,
         resubmit: bool = False,
+        backend_options: Mapping[str, Any] | None = None,
     ) -> Job:
         """Rebuild the stored job ``job_id`` in this process.
 
@@ -273,6 +274,8 @@ class Provider:
         :param store: the store to read (default: this provider's).
         :param remove_from_store: delete the record once read (default: keep it).
         :param resubmit: also run again a job stored as ERROR or CANCELLED.
+        :param backend_options: backend options you vouch for, over the configured ones (an
+            endpoint ``url`` given here is trusted as if configured).
         :raises JobNotFoundError: if the store has no job ``job_id``.
         :raises CredentialEndpointError: if the record names another endpoint than the configured one.
         """
@@ -286,7 +289,7 @@ class Provider:
                 chunks=tuple(attrs.evolve(c, state={}) for c in record.chunks),
             )
         validate_shots(record.shots, 2**63, record.backend)
-        backend = self._backend_for_record(record)
+        backend = self._backend_for_record(record, backend_options or {})
         chunk_size = max((c.stop - c.start for c in record.chunks), default=len(record.circuits))
         remote = self.can_resume(record) if not record.finished else False
         job = self._new_job(
@@ -306,14 +309,14 @@ class Provider:
         job._announce_restored()
         return job
 
-    def _backend_for_record(self, record: JobRecord) -> Backend:
+    def _backend_for_record(self, record: JobRecord, vouched: Mapping[str, Any]) -> Backend:
         """Build the backend a record names, refusing a record that redirects the user's credentials.
 
         Options that say where credentials go (a device's ``endpoint_options``,
         such as AQT's ``url``) must equal the ones configured now.
         """
         registration = self.plugin_manager.registration("backend", record.backend)
-        configured = self.settings.options_for("backends", record.backend)
+        configured = {**self.settings.options_for("backends", record.backend), **vouched}
         defaults = registration.parameters() or {}
         for option in sorted(endpoint_options(registration.resolve())):
             if option not in record.backend_options:
@@ -323,13 +326,14 @@ class Provider:
             expected = configured.get(option, None if default is inspect.Parameter.empty else default)
             stored = record.backend_options[option]
             if stored != expected:
+                configured_for = "the backend's default" if expected is None else repr(expected)
                 raise CredentialEndpointError(
                     f"job {record.job_id!r} names {option} {stored!r} for backend {record.backend!r}, but "
-                    f"your credentials are configured for {expected!r}; qdispatch will not send them "
+                    f"your credentials are configured for {configured_for}; qdispatch will not send them "
                     f"elsewhere. If you trust that endpoint, set '{option}' under [backends.{record.backend}] "
                     "in your configuration"
                 )
-        return self.get_backend(record.backend, **record.backend_options)
+        return self.get_backend(record.backend, **{**record.backend_options, **vouched})
 
     def job(self, job_id: str) -> Job:
         """Return the stored job ``job_id`` (kept in the store), resumed if unfinished."""

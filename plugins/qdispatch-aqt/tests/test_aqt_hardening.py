@@ -267,6 +267,7 @@ def test_a_forged_remote_job_id_in_a_record_sends_no_request(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("AQT_TOKEN", TOKEN)
+    monkeypatch.setenv("QDISPATCH_BACKENDS__AQT__URL", aqt_server.url)  # the endpoint the token is for
     backend = aqt_backend()
     job = backend.run(transpile(bell(), backend), shots=10)
     job.result(timeout=30)

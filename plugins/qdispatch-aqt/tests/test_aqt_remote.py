@@ -165,6 +165,7 @@ def test_restoring_a_job_the_server_forgot_gives_not_found(
     aqt_backend: Callable[..., Backend], aqt_server: AQTServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AQT_TOKEN", TOKEN)  # the record has no token: restoring needs one configured
+    monkeypatch.setenv("QDISPATCH_BACKENDS__AQT__URL", aqt_server.url)  # ... and the endpoint it is for
     aqt_server.hold()
     backend = aqt_backend()
     job = backend.run(transpile(bell(), backend), shots=10)

@@ -118,7 +118,7 @@ def check_backend(
                 counts = one_task.result().get_counts()
                 one_task.persist()
             with _provider(pm, **kwargs) as provider:
-                restored = Job.restore(one_task.job_id(), provider=provider)
+                restored = Job.restore(one_task.job_id(), provider=provider, backend_options=opts)
                 if restored.resubmitted or restored.status() is not JobStatus.DONE:
                     raise Failure("the finished job did not come back DONE without running again")
                 if restored.result().get_counts() != counts:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from qdispatch.errors import BackendError, ConfigurationError
+from qdispatch.validation import positive_number
 from qdispatch_aqt.client import DEFAULT_URL, AQTClient
 from qdispatch_aqt.credentials import resolve_credentials
 from qdispatch_aqt.redact import redact
@@ -75,12 +76,14 @@ class AQTDevice:
     max_circuits: int | None = MAX_CIRCUITS
     executor: str | None = "aqt"
     secret_options: frozenset[str] = SECRET_OPTIONS
+    endpoint_options: frozenset[str] = frozenset({"url", "oidc_issuer"})
+    """Where the credentials go: a stored record may not change these (see docs/security.md)."""
 
     def __init__(
         self,
         *,
-        workspace: str | None,
-        resource: str | None,
+        workspace: str | None = None,
+        resource: str | None = None,
         url: str | None = None,
         token: str | None = None,
         client_id: str | None = None,
@@ -94,8 +97,7 @@ class AQTDevice:
         check_url(self.url, "url", allow_insecure_http)
         if oidc_issuer is not None:
             check_url(oidc_issuer, "oidc_issuer", allow_insecure_http)
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-            raise ConfigurationError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        timeout = positive_number("timeout", timeout, owner="backend 'aqt'")
         credentials = resolve_credentials(
             url=self.url, token=token, client_id=client_id, client_secret=client_secret, issuer=oidc_issuer
         )

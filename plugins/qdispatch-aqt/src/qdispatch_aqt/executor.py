@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from qdispatch.errors import ExecutorError, InvalidInputError, QDispatchError, TaskCancelledError
+from qdispatch.validation import positive_int, positive_number
 from qdispatch_aqt.client import check_job_id
 from qdispatch_aqt.convert import job_request, make_result
 from qdispatch_aqt.device import AQTDevice
@@ -87,13 +88,6 @@ class _Watch:
     status: str = "queued"
 
 
-def _positive(name: str, value: Any, *, integer: bool = False) -> None:
-    kind = int if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
-        noun = "a positive integer" if integer else "a positive number"
-        raise InvalidInputError(f"{name} must be {noun}, not {value!r}")
-
-
 class AQTExecutor:
     """Runs tasks of the ``aqt`` backend on AQT's cloud.
 
@@ -119,11 +113,12 @@ class AQTExecutor:
         retry_initial: float = 0.1,
         retry_max: float = 10.0,
     ) -> None:
-        _positive("max_workers", max_workers, integer=True)
-        _positive("retries", retries, integer=True)
+        owner = "executor 'aqt'"
+        positive_int("max_workers", max_workers, owner=owner)
+        positive_int("retries", retries, owner=owner)
         for name, value in (("poll_initial", poll_initial), ("poll_max", poll_max), ("poll_factor", poll_factor),
                             ("retry_initial", retry_initial), ("retry_max", retry_max)):
-            _positive(name, value)
+            positive_number(name, value, owner=owner)
         if poll_factor < 1 or poll_max < poll_initial:
             raise InvalidInputError("poll_factor must be at least 1 and poll_max at least poll_initial")
         if isinstance(jitter, bool) or not isinstance(jitter, int | float) or not 0 <= jitter < 1:
