@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from qdispatch import InvalidInputError, JobNotFoundError, PluginManager, PluginNotFoundError, hookimpl
+from qdispatch import InvalidInputError, JobNotFoundError, PluginManager, PluginNotFoundError
 from qdispatch.contract import (
     BACKEND_CHECKS,
     EXECUTOR_CHECKS,
@@ -21,6 +21,7 @@ from qdispatch.contract import (
     check_store,
 )
 from qdispatch.jobids import validate_job_id
+from qdispatch.testing import RegisteringPlugin, plugin_registered
 
 
 def test_the_command_checks_the_process_executor(qd: Any) -> None:
@@ -195,33 +196,20 @@ class SubmitOnly:
         raise NotImplementedError
 
 
-class Broken:
-    @hookimpl
-    def register_executors(self, register: Any) -> None:
-        for name, cls in (("pool", PoolExecutor), ("inline", InlineExecutor), ("swallowing", SwallowingExecutor),
-                          ("boastful", BoastfulExecutor), ("forgetful", ForgetfulExecutor), ("twin", PoolExecutor),
-                          ("submit_only", SubmitOnly)):
-            register(name, cls)
-
-    @hookimpl
-    def register_stores(self, register: Any) -> None:
-        for name, cls in (("memory", MemoryStore), ("tag_losing", TagLosingStore), ("trusting", TrustingStore),
-                          ("unsorted", UnsortedStore), ("forgetting", ForgettingStore), ("twin", MemoryStore),
-                          ("half_store", SubmitOnly)):
-            register(name, cls)
-
-    @hookimpl
-    def register_backends(self, register: Any) -> None:
-        register("half_device", SubmitOnly)
+BROKEN = RegisteringPlugin(
+    executors={"pool": PoolExecutor, "inline": InlineExecutor, "swallowing": SwallowingExecutor,
+               "boastful": BoastfulExecutor, "forgetful": ForgetfulExecutor, "twin": PoolExecutor,
+               "submit_only": SubmitOnly},
+    stores={"memory": MemoryStore, "tag_losing": TagLosingStore, "trusting": TrustingStore,
+            "unsorted": UnsortedStore, "forgetting": ForgettingStore, "twin": MemoryStore, "half_store": SubmitOnly},
+    backends={"half_device": SubmitOnly},
+)
 
 
 @pytest.fixture
 def broken(plugin_manager: PluginManager) -> Iterator[PluginManager]:
-    plugin_manager.register(Broken(), name="broken-on-purpose")
-    try:
+    with plugin_registered(plugin_manager, BROKEN, "broken-on-purpose"):
         yield plugin_manager
-    finally:
-        plugin_manager.unregister(name="broken-on-purpose")
 
 
 def failed(report: Any) -> list[str]:

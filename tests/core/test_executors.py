@@ -15,7 +15,7 @@ from qdispatch import ExecutorError, InvalidInputError, Provider, Task, WorkerDi
 from qdispatch.circuits import CircuitBatch
 from qdispatch.executors.process import ProcessExecutor
 from qdispatch.executors.thread import ThreadExecutor
-from qdispatch.testing import bell, seed_circuit, x_circuit
+from qdispatch.testing import bell, seed_circuit, wait_for, x_circuit
 
 
 def make_task(index: int = 0, backend: str = "aer", options: dict[str, object] | None = None) -> Task:
@@ -81,9 +81,7 @@ def test_a_dying_worker_fails_only_its_task(process_executor: ProcessExecutor) -
     long_task.listener = lambda kind, payload: started.append(1) if kind == "started" else None
     victim = process_executor.submit(long_task)
     others = [process_executor.submit(make_task(i)) for i in range(6)]
-    deadline = time.monotonic() + 60
-    while not started and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: started, 60, "the long task to start")
     time.sleep(0.3)
     slot = next(s for s in process_executor._slots if s.future is victim)
     assert slot.process is not None
@@ -101,10 +99,7 @@ def test_process_executor_cancels_a_running_task_by_ending_its_worker(qdispatch_
     with Provider(executor="process", executor_options={"max_workers": 1}) as provider:
         backend = provider.get_backend("aer", max_parallel_threads=1)
         job = backend.run([bell()] * 400, shots=20000)
-        deadline = time.monotonic() + 60
-        while job.status() is not JobStatus.RUNNING and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert job.status() is JobStatus.RUNNING
+        wait_for(lambda: job.status() is JobStatus.RUNNING, 60, "the job to run", interval=0.01)
         pids = provider.executor().worker_pids()  # type: ignore[attr-defined]
         assert job.cancel() is True
         job.wait_for_final_state(timeout=30, wait=0.05)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from qdispatch import PluginNotFoundError, Provider, make_plugin_manager
-from qdispatch.testing import x_circuit
+from qdispatch.testing import RegisteringPlugin, x_circuit
 
 BUILT_INS = {"thread", "process", "file", "sqlite", "aer"}
 
@@ -98,15 +98,8 @@ def test_unknown_names_list_the_available_ones() -> None:
 
 
 def test_a_name_registered_twice_keeps_the_first_and_warns() -> None:
-    from qdispatch import hookimpl
-
-    class Impostor:
-        @hookimpl
-        def register_executors(self, register: object) -> None:
-            register("thread", dict)  # type: ignore[operator]
-
     pm = make_plugin_manager()
-    pm.register(Impostor(), name="impostor")
+    pm.register(RegisteringPlugin(executors={"thread": dict}), name="impostor")
     with pytest.warns(RuntimeWarning, match="'thread' of plugin 'impostor' ignored"):
         assert pm.registration("executor", "thread").plugin == "thread"
 

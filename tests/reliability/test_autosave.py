@@ -12,7 +12,7 @@ from qiskit.providers import JobStatus
 
 from qdispatch import JobFailedError, Provider, hookimpl
 from qdispatch.plugins import get_plugin_manager
-from qdispatch.testing import bell, x_circuit
+from qdispatch.testing import bell, plugin_registered, x_circuit
 
 ORDER = [JobStatus.INITIALIZING, JobStatus.QUEUED, JobStatus.RUNNING]
 
@@ -47,20 +47,15 @@ def test_every_status_change_is_saved(
     monkeypatch.setenv("QDISPATCH_AUTOSAVE", "true")
     provider = Provider(store=store, store_options=store_options(store, tmp_path))
     assert provider.settings.autosave
-    watcher = StoreWatcher(provider)
-    get_plugin_manager().register(watcher, name="store-watcher")
-    try:
-        with provider:
-            done = provider.get_backend("aer").run([bell()] * 4, shots=30, max_circuits_per_task=1)
-            failing = x_circuit(2, 1)
-            failing.metadata = {"raise": "the device broke"}
-            failed = provider.get_backend("faulty").run([bell(), failing], shots=30, max_circuits_per_task=1)
-            counts = done.result(timeout=60).get_counts()
-            with pytest.raises(JobFailedError):
-                failed.result(timeout=60)
-        # Closing the provider waited for the executor threads, and so for their saves.
-    finally:
-        get_plugin_manager().unregister(name="store-watcher")
+    with plugin_registered(get_plugin_manager(), StoreWatcher(provider), "store-watcher") as watcher, provider:
+        done = provider.get_backend("aer").run([bell()] * 4, shots=30, max_circuits_per_task=1)
+        failing = x_circuit(2, 1)
+        failing.metadata = {"raise": "the device broke"}
+        failed = provider.get_backend("faulty").run([bell(), failing], shots=30, max_circuits_per_task=1)
+        counts = done.result(timeout=60).get_counts()
+        with pytest.raises(JobFailedError):
+            failed.result(timeout=60)
+    # Closing the provider waited for the executor threads, and so for their saves.
     changes = len(watcher.seen)
     assert changes >= 2, watcher.seen
     for job_id, new, stored in watcher.seen:

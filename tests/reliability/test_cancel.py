@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,17 +9,9 @@ from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 
 from qdispatch import JobCancelledError, JobFailedError, Provider
-from qdispatch.testing import x_circuit
+from qdispatch.testing import wait_for, x_circuit
 
 CHUNKS = 5
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``condition`` until true, failing after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def chunked_circuits(tmp_path: Path, hold_first: bool) -> list[QuantumCircuit]:

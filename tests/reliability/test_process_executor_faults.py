@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -13,18 +11,10 @@ import pytest
 from qiskit.providers import JobStatus
 
 from qdispatch import JobFailedError, Provider
-from qdispatch.testing import x_circuit
+from qdispatch.testing import wait_for, x_circuit
 
 REPETITIONS = 10
 MAX_WORKERS = 2
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``condition`` until true, failing after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def workers() -> list[psutil.Process]:

@@ -12,7 +12,7 @@ from qiskit import transpile
 from qdispatch import ExecutorError, Provider, Task
 from qdispatch.circuits import CircuitBatch
 from qdispatch.contract import ProbeTask, check_executor, probe_circuits
-from qdispatch.testing import x_circuit
+from qdispatch.testing import wait_for, x_circuit
 from qdispatch_example_vendor.executor import SerialExecutor
 
 
@@ -60,8 +60,7 @@ def test_shutdown_without_wait_cancels_the_queue(tmp_path: Path) -> None:
     executor = SerialExecutor()
     running = executor.submit(probe("running", probe_marker=str(started), probe_release=str(release)))
     queued = [executor.submit(probe(f"queued-{i}")) for i in range(3)]
-    while not started.exists():
-        threading.Event().wait(0.01)
+    wait_for(started.exists, 60, "the first task to start", interval=0.01)
     executor.shutdown(wait=False)
     assert all(f.cancelled() for f in queued)
     release.touch()
