@@ -39,7 +39,9 @@ def test_cancel_json_and_finished_jobs(qd: Any, stored: Any) -> None:
 
 def test_restore_runs_an_unfinished_job_and_stores_its_result(qd: Any, stored: Any) -> None:
     completed = qd("restore", stored.queued, "--json", "--progress")
-    assert "warning: job 'queued-job' was QUEUED when persisted; it has been submitted again" in completed.stderr
+    assert (
+        "warning: job 'queued-job' was QUEUED when persisted; it has been submitted again" in completed.stderr
+    )
     assert completed.stderr.splitlines()[-1] == "progress: 4/4 circuits (DONE)"
     data = json.loads(completed.stdout)
     assert (data["status"], data["progress"], data["tags"]) == ("DONE", [4, 4], ["queued"])
@@ -87,17 +89,27 @@ class RemoteExecutor:
 @pytest.fixture
 def remote(plugin_manager: PluginManager, provider: Provider) -> Iterator[dict[str, RemoteExecutor]]:
     made: dict[str, RemoteExecutor] = {}
-    service = RegisteringPlugin(executors={
-        "remote": lambda: made.setdefault("remote", RemoteExecutor()),
-        "stubborn": lambda: made.setdefault("stubborn", RemoteExecutor(honour_cancel=False)),
-    })
+    service = RegisteringPlugin(
+        executors={
+            "remote": lambda: made.setdefault("remote", RemoteExecutor()),
+            "stubborn": lambda: made.setdefault("stubborn", RemoteExecutor(honour_cancel=False)),
+        }
+    )
     with plugin_registered(plugin_manager, service, "remote-service"):
         backend = provider.get_backend("aer")
         record = backend.run(transpile(x_circuit(1, 1), backend), shots=10).to_record()
         for executor in ("remote", "stubborn"):
-            provider.store.save(attrs.evolve(
-                record, job_id=f"on-{executor}", executor=executor, status=JobStatus.RUNNING, result=None,
-                finished_at=None, chunks=(ChunkRecord(start=0, stop=1, state={"remote_job_id": f"r-{executor}"}),)))
+            provider.store.save(
+                attrs.evolve(
+                    record,
+                    job_id=f"on-{executor}",
+                    executor=executor,
+                    status=JobStatus.RUNNING,
+                    result=None,
+                    finished_at=None,
+                    chunks=(ChunkRecord(start=0, stop=1, state={"remote_job_id": f"r-{executor}"}),),
+                )
+            )
         yield made
 
 
@@ -115,5 +127,7 @@ def test_cancel_reaches_the_remote_service(qd: Any, remote: dict[str, RemoteExec
 def test_restore_resumes_a_remote_job_on_its_executor(qd: Any, remote: dict[str, RemoteExecutor]) -> None:
     # RemoteExecutor.submit fails the test if the job is submitted again instead of resumed
     _, err = qd.main("restore", "on-remote", "--timeout", "0.2", "--json", expect=1)
-    assert err.strip().splitlines()[-1] == "error: job on-remote did not finish within 0.2 s; it ended CANCELLED"
+    assert (
+        err.strip().splitlines()[-1] == "error: job on-remote did not finish within 0.2 s; it ended CANCELLED"
+    )
     assert remote["remote"].cancelled == [{"remote_job_id": "r-remote"}]

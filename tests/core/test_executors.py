@@ -20,8 +20,13 @@ from qdispatch.testing import bell, seed_circuit, wait_for, x_circuit
 
 def make_task(index: int = 0, backend: str = "aer", options: dict[str, object] | None = None) -> Task:
     return Task(
-        job_id="job0", index=index, circuits=CircuitBatch([x_circuit(3, index % 4)]),
-        backend=backend, backend_options=dict(options or {}), shots=16, run_options={},
+        job_id="job0",
+        index=index,
+        circuits=CircuitBatch([x_circuit(3, index % 4)]),
+        backend=backend,
+        backend_options=dict(options or {}),
+        shots=16,
+        run_options={},
     )
 
 
@@ -32,8 +37,11 @@ def process_executor() -> Iterator[ProcessExecutor]:
     executor.shutdown(wait=True)
 
 
-@pytest.mark.parametrize("make", [lambda: ThreadExecutor(max_workers=2), lambda: ProcessExecutor(max_workers=2)],
-                         ids=["thread", "process"])
+@pytest.mark.parametrize(
+    "make",
+    [lambda: ThreadExecutor(max_workers=2), lambda: ProcessExecutor(max_workers=2)],
+    ids=["thread", "process"],
+)
 def test_executor_runs_tasks_and_returns_results(make: object) -> None:
     executor = make()  # type: ignore[operator]
     try:
@@ -74,8 +82,13 @@ def test_a_dying_worker_fails_only_its_task(process_executor: ProcessExecutor) -
     # The worker process runs `task.run()`; a backend name the worker cannot
     # build would be an error, not a death, so kill the worker from outside.
     long_task = Task(
-        job_id="victim", index=0, circuits=CircuitBatch([bell()] * 400), backend="aer",
-        backend_options={"max_parallel_threads": 1}, shots=20000, run_options={},
+        job_id="victim",
+        index=0,
+        circuits=CircuitBatch([bell()] * 400),
+        backend="aer",
+        backend_options={"max_parallel_threads": 1},
+        shots=20000,
+        run_options={},
     )
     started: list[int] = []
     long_task.listener = lambda kind, payload: started.append(1) if kind == "started" else None
@@ -89,7 +102,10 @@ def test_a_dying_worker_fails_only_its_task(process_executor: ProcessExecutor) -
     with pytest.raises(WorkerDiedError, match="died with exit code -9"):
         victim.result(timeout=60)
     assert [f.result(timeout=120).get_counts() for f in others][:4] == [
-        {"000": 16}, {"001": 16}, {"011": 16}, {"111": 16}
+        {"000": 16},
+        {"001": 16},
+        {"011": 16},
+        {"111": 16},
     ]
     after = process_executor.submit(make_task(1))
     assert after.result(timeout=120).get_counts() == {"001": 16}

@@ -42,8 +42,12 @@ def expected(k: int) -> dict[str, int]:
 @pytest.mark.slow
 def test_workers_dying_mid_task_fail_only_their_job(tmp_path: Path, faulty_plugin: Path, faults) -> None:
     before = children()
-    provider = Provider(executor="process", executor_options={"max_workers": MAX_WORKERS},
-                        store="file", store_options={"path": str(tmp_path / "jobs")})
+    provider = Provider(
+        executor="process",
+        executor_options={"max_workers": MAX_WORKERS},
+        store="file",
+        store_options={"path": str(tmp_path / "jobs")},
+    )
     messages = []
     most_workers = 0
     with provider:
@@ -106,8 +110,12 @@ def test_workers_dying_mid_task_fail_only_their_job(tmp_path: Path, faulty_plugi
 def test_a_task_raising_in_a_worker_fails_its_job_and_keeps_the_worker(
     tmp_path: Path, faulty_plugin: Path, faults
 ) -> None:
-    with Provider(executor="process", executor_options={"max_workers": 1}, store="file",
-                  store_options={"path": str(tmp_path / "jobs")}) as provider:
+    with Provider(
+        executor="process",
+        executor_options={"max_workers": 1},
+        store="file",
+        store_options={"path": str(tmp_path / "jobs")},
+    ) as provider:
         backend = provider.get_backend("faulty")
         assert backend.run(x_circuit(3, 1), shots=20).result(timeout=90).get_counts() == expected(1)
         pids = [p.pid for p in workers()]
@@ -127,13 +135,19 @@ def test_a_task_raising_in_a_worker_fails_its_job_and_keeps_the_worker(
 
 
 def test_an_idle_worker_killed_is_replaced_without_failing_a_job(tmp_path: Path, faults) -> None:
-    with Provider(executor="process", executor_options={"max_workers": 1}, store="file",
-                  store_options={"path": str(tmp_path / "jobs")}) as provider:
+    with Provider(
+        executor="process",
+        executor_options={"max_workers": 1},
+        store="file",
+        store_options={"path": str(tmp_path / "jobs")},
+    ) as provider:
         backend = provider.get_backend("aer")
         assert backend.run(x_circuit(3, 1), shots=20).result(timeout=90).get_counts() == expected(1)
         (idle,) = workers()
         idle.kill()  # the executor, not psutil, must reap it: wait for it to be dead only
-        wait_for(lambda: not idle.is_running() or idle.status() == psutil.STATUS_ZOMBIE, 30, "the worker to die")
+        wait_for(
+            lambda: not idle.is_running() or idle.status() == psutil.STATUS_ZOMBIE, 30, "the worker to die"
+        )
         jobs = [backend.run(x_circuit(3, k), shots=20) for k in range(4)]
         assert [job.result(timeout=90).get_counts() for job in jobs] == [expected(k) for k in range(4)]
         assert [p.pid for p in workers()] != [idle.pid]
@@ -150,14 +164,21 @@ def test_workers_that_cannot_start_give_a_clear_error_and_the_pool_recovers(
 ) -> None:
     import qdispatch.executors.process as process_executor
 
-    with Provider(executor="process", executor_options={"max_workers": 1}, store="file",
-                  store_options={"path": str(tmp_path / "jobs")}) as provider:
+    with Provider(
+        executor="process",
+        executor_options={"max_workers": 1},
+        store="file",
+        store_options={"path": str(tmp_path / "jobs")},
+    ) as provider:
         backend = provider.get_backend("aer")
         with monkeypatch.context() as patched:
             patched.setattr(process_executor, "WORKER_COMMAND", "import sys; sys.exit(5)")
             job = backend.run(x_circuit(3, 1), shots=20)
-            with pytest.raises(JobFailedError, match=r"no worker process could take task 0 .* 3 in a row ended "
-                                                     r"before starting it, the last \(pid \d+\) died with exit code 5"):
+            with pytest.raises(
+                JobFailedError,
+                match=r"no worker process could take task 0 .* 3 in a row ended "
+                r"before starting it, the last \(pid \d+\) died with exit code 5",
+            ):
                 job.result(timeout=90)
         assert backend.run(x_circuit(3, 2), shots=20).result(timeout=90).get_counts() == expected(2)
     faults.record(

@@ -41,12 +41,25 @@ from qdispatch.provider import Provider
 T = TypeVar("T")
 P = TypeVar("P")
 
-LIFECYCLE_HOOKS = ("job_created", "job_submitted", "job_status_changed", "job_progress", "job_finished",
-                   "job_persisted", "job_restored")
+LIFECYCLE_HOOKS = (
+    "job_created",
+    "job_submitted",
+    "job_status_changed",
+    "job_progress",
+    "job_finished",
+    "job_persisted",
+    "job_restored",
+)
 """The hooks called for every job (as opposed to the ``register_*`` hooks)."""
 
-ISOLATED_VARIABLES = ("QDISPATCH_EXECUTOR", "QDISPATCH_STORE", "QDISPATCH_DISABLED_PLUGINS",
-                      "QDISPATCH_DISABLE_PLUGIN_AUTOLOAD", "QDISPATCH_AUTOSAVE", "QDISPATCH_MAX_CIRCUITS_PER_TASK")
+ISOLATED_VARIABLES = (
+    "QDISPATCH_EXECUTOR",
+    "QDISPATCH_STORE",
+    "QDISPATCH_DISABLED_PLUGINS",
+    "QDISPATCH_DISABLE_PLUGIN_AUTOLOAD",
+    "QDISPATCH_AUTOSAVE",
+    "QDISPATCH_MAX_CIRCUITS_PER_TASK",
+)
 
 
 @attrs.define
@@ -191,8 +204,13 @@ class RegisteringPlugin:
     ``remote``; each factory is called as the core would call it (``factory(**options)``).
     """
 
-    def __init__(self, *, backends: Factories | None = None, executors: Factories | None = None,
-                 stores: Factories | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        backends: Factories | None = None,
+        executors: Factories | None = None,
+        stores: Factories | None = None,
+    ) -> None:
         self.backends = dict(backends or {})
         self.executors = dict(executors or {})
         self.stores = dict(stores or {})
