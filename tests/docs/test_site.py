@@ -43,6 +43,7 @@ def test_mkdocs_builds_strict(tmp_path: Path) -> None:
         "cli/index.html",
         "plugins/index.html",
         "plugins/aer/index.html",
+        "plugins/dask/index.html",
     ):
         assert (site / page).is_file(), page
     assert 'class="mermaid"' in (site / "concepts" / "index.html").read_text(encoding="utf-8")
