@@ -60,10 +60,13 @@ def options() -> list[tuple[str, str, str, str]]:
 
 
 @pytest.mark.parametrize("folder", plugin_folders(), ids=lambda p: p.name)
-def test_every_plugin_folder_is_a_distribution_with_a_page(folder: Path) -> None:
+def test_every_plugin_folder_has_the_plugin_shape_and_a_page(folder: Path) -> None:
     assert folder.name.startswith(PREFIX), f"plugins/{folder.name}: a plugin folder is named {PREFIX}<name>"
     assert (folder / "pyproject.toml").is_file(), f"plugins/{folder.name} has no pyproject.toml"
     assert entry_points(folder), f"plugins/{folder.name} declares no entry point in the 'qdispatch' group"
+    module = folder.name.removeprefix(PREFIX).replace("-", "_")
+    for part in ("README.md", f"src/qdispatch_{module}/hooks.py", "tests"):
+        assert (folder / part).exists(), f"plugins/{folder.name} lacks {part} (one shape for every plugin)"
     page = page_of(folder)
     assert page.is_file(), f"plugins/{folder.name} has no documentation page {page.relative_to(ROOT)}"
 
