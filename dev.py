@@ -2,7 +2,7 @@
 """Set up qdispatch's development environment and run it; needs only Python 3.11+ and pip.
 
     python3 dev.py example   # run the bundled example circuit through the defaults
-    python3 dev.py test      # lint, type-check and run the whole test suite
+    python3 dev.py test      # lint, check formatting, type-check and run the whole test suite
 
 The first call creates ``.venv`` and installs the core, every plugin under
 ``plugins/`` (editable) and the ``dev`` dependency group; later calls reinstall
@@ -67,8 +67,9 @@ def example() -> None:
 
 
 def test(extra: list[str]) -> None:
-    """Lint, type-check and run the whole test suite."""
+    """Lint, check the formatting, type-check and run the whole test suite (as tox.ini's envs do)."""
     run(BIN / "ruff", "check", ".")
+    run(BIN / "ruff", "format", "--check", ".")
     run(BIN / "mypy")
     run(BIN / "python", "-m", "pytest", *extra)
 

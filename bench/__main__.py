@@ -23,7 +23,10 @@ from pathlib import Path
 from bench import common, report
 
 BENCHMARKS = ("batch_overhead", "small_jobs", "many_tasks", "parallel_speedup", "persistence", "startup")
-"""The benchmarks this entry point runs, in order (``aqt_polling`` and ``dask_speedup`` are run by their owners)."""
+"""The benchmarks this entry point runs, in order.
+
+``aqt_polling`` and ``dask_speedup`` are run by their owners.
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(chosen) - set(BENCHMARKS))
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
-    flags = [f for f, on in (("--quick", args.quick), ("--tiny", args.tiny), ("--no-peer", args.no_peer)) if on]
+    flags = [
+        f for f, on in (("--quick", args.quick), ("--tiny", args.tiny), ("--no-peer", args.no_peer)) if on
+    ]
     if args.results is not None:
         flags += ["--results", str(args.results)]
     failed = []
@@ -50,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
             common.progress(f"running bench.{name} {' '.join(flags)}".rstrip())
             start = time.perf_counter()
             done = subprocess.run([sys.executable, "-m", f"bench.{name}", *flags], cwd=common.REPO)
-            common.progress(f"bench.{name} finished in {time.perf_counter() - start:.0f} s (exit {done.returncode})")
+            common.progress(
+                f"bench.{name} finished in {time.perf_counter() - start:.0f} s (exit {done.returncode})"
+            )
             if done.returncode != 0:
                 failed.append(name)
     page = report.write(args.results, args.docs)

@@ -28,7 +28,12 @@ QUEUE_DELAY, QUEUE_JITTER = 0.2, 2.5
 
 SCHEDULES: dict[str, dict[str, Any]] = {
     "qdispatch adaptive polling": {},
-    "fixed 5 s poll (CloudJob.result(wait=5))": {"poll_initial": 5.0, "poll_max": 5.0, "poll_factor": 1.0, "jitter": 0.0},
+    "fixed 5 s poll (CloudJob.result(wait=5))": {
+        "poll_initial": 5.0,
+        "poll_max": 5.0,
+        "poll_factor": 1.0,
+        "jitter": 0.0,
+    },
 }
 
 
@@ -59,13 +64,20 @@ def measure(schedule: dict[str, Any], jobs: int, workdir: Path) -> tuple[list[fl
     pm.register(recorder, name="bench-finish-times")
     token = "bench-token"
     try:
-        with AQTServer(tokens=[token], workers=4, queue_delay=QUEUE_DELAY, queue_jitter=QUEUE_JITTER,
-                       seed=SEED) as server, Provider(
-            executor="aqt", executor_options=schedule, store="sqlite",
-            store_options={"path": str(workdir / f"jobs-{len(schedule)}.sqlite")},
-        ) as provider:
-            backend = provider.get_backend("aqt", url=server.url, token=token, workspace="default",
-                                           resource="offline_simulator_no_noise")
+        with (
+            AQTServer(
+                tokens=[token], workers=4, queue_delay=QUEUE_DELAY, queue_jitter=QUEUE_JITTER, seed=SEED
+            ) as server,
+            Provider(
+                executor="aqt",
+                executor_options=schedule,
+                store="sqlite",
+                store_options={"path": str(workdir / f"jobs-{len(schedule)}.sqlite")},
+            ) as provider,
+        ):
+            backend = provider.get_backend(
+                "aqt", url=server.url, token=token, workspace="default", resource="offline_simulator_no_noise"
+            )
             bell = QuantumCircuit(2)
             bell.h(0)
             bell.cx(0, 1)
@@ -80,7 +92,9 @@ def measure(schedule: dict[str, Any], jobs: int, workdir: Path) -> tuple[list[fl
                 remote = next(j for j in server.jobs.jobs.values() if str(j.job_id) == remote_id)
                 assert remote.finished_at is not None
                 latencies.append(recorder.seen[job.job_id()] - remote.finished_at)
-                requests.append(float(server.count("submit", job_id=remote_id) + server.count("result", job_id=remote_id)))
+                requests.append(
+                    float(server.count("submit", job_id=remote_id) + server.count("result", job_id=remote_id))
+                )
     finally:
         pm.unregister(name="bench-finish-times")
     return latencies, requests
@@ -126,12 +140,22 @@ def main(argv: list[str] | None = None) -> int:
             "job turned finished to the client's job_finished hook. Requests counted in the server's log."
         ),
         quick=args.quick or args.tiny,
-        parameters={"jobs": jobs, "shots": SHOTS, "seed": SEED, "queue_delay": QUEUE_DELAY,
-                    "queue_jitter": QUEUE_JITTER, "schedules": SCHEDULES},
+        parameters={
+            "jobs": jobs,
+            "shots": SHOTS,
+            "seed": SEED,
+            "queue_delay": QUEUE_DELAY,
+            "queue_jitter": QUEUE_JITTER,
+            "schedules": SCHEDULES,
+        },
         cases=cases,
         load_before=load_before,
-        extra={"aqt_versions": {"qdispatch-aqt": common.package_version("qdispatch-aqt"),
-                                "aqt-connector": common.package_version("aqt-connector")}},
+        extra={
+            "aqt_versions": {
+                "qdispatch-aqt": common.package_version("qdispatch-aqt"),
+                "aqt-connector": common.package_version("aqt-connector"),
+            }
+        },
     )
     common.finish(data, args.results)
     return 0

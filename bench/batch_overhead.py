@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
             run_raw(-1)
             cpu["qdispatch"].clear()
             cpu["raw"].clear()
-            times = common.interleave(rounds, {"qdispatch (thread executor)": run_qdispatch, "raw AerSimulator.run": run_raw})
+            times = common.interleave(
+                rounds, {"qdispatch (thread executor)": run_qdispatch, "raw AerSimulator.run": run_raw}
+            )
             q, r = times["qdispatch (thread executor)"], times["raw AerSimulator.run"]
             cases.append(
                 common.case(
@@ -91,10 +93,16 @@ def main(argv: list[str] | None = None) -> int:
                     common.case(
                         f"N = {n:,}, CPU time of the process (supplementary)",
                         params={"n": n, "shots": SHOTS, "rounds": rounds},
-                        measures={"qdispatch (thread executor)": cpu["qdispatch"], "raw AerSimulator.run": cpu["raw"]},
+                        measures={
+                            "qdispatch (thread executor)": cpu["qdispatch"],
+                            "raw AerSimulator.run": cpu["raw"],
+                        },
                         ratio=common.ratios(cpu["qdispatch"], cpu["raw"]),
                         ratio_of="qdispatch / raw",
-                        note="CPU time is less disturbed by other processes on a shared machine than wall time.",
+                        note=(
+                            "CPU time is less disturbed by other processes on a shared machine "
+                            "than wall time."
+                        ),
                     )
                 )
         provider.close()

@@ -119,8 +119,10 @@ def case(
     }
     if target is not None:
         op, value = target
-        figure = out["ratio"]["median"] if target_on == "ratio" and out["ratio"] else (
-            out["measures"].get(target_on, {}).get("median")
+        figure = (
+            out["ratio"]["median"]
+            if target_on == "ratio" and out["ratio"]
+            else (out["measures"].get(target_on, {}).get("median"))
         )
         out["target"] = {"op": op, "value": value, "on": target_on}
         out["met"] = check(figure, op, value)
@@ -224,8 +226,10 @@ def table(data: Mapping[str, Any]) -> str:
             )
         if c.get("ratio"):
             r = c["ratio"]
-            figure = "n/a" if r["median"] is None else (
-                f"{r['median']:.3f} (min {r['min']:.3f}, max {r['max']:.3f})"
+            figure = (
+                "n/a"
+                if r["median"] is None
+                else (f"{r['median']:.3f} (min {r['min']:.3f}, max {r['max']:.3f})")
             )
             lines.append(f"   ratio {c.get('ratio_of') or ''}: {figure}")
         if c.get("target"):
@@ -255,7 +259,9 @@ def parser(description: str) -> argparse.ArgumentParser:
     p.add_argument("--tiny", action="store_true", help="the smallest sizes (the smoke test)")
     p.add_argument("--rounds", type=int, default=None, help="override the number of rounds")
     p.add_argument("--no-peer", action="store_true", help="skip measurements that need the peer's venv")
-    p.add_argument("--results", type=Path, default=None, help="directory for the JSON (default bench/results)")
+    p.add_argument(
+        "--results", type=Path, default=None, help="directory for the JSON (default bench/results)"
+    )
     return p
 
 

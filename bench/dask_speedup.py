@@ -38,6 +38,7 @@ SHOTS = 100
 SEED = 47
 WORKERS = 2
 
+
 def plan(args: Any) -> dict[str, int]:
     """Return the sizes and rounds for the chosen mode."""
     if args.tiny:
@@ -80,9 +81,14 @@ def main(argv: list[str] | None = None) -> int:
         common.progress(f"one heavy circuit takes {one_circuit:.3f} s here with Aer at one thread")
 
         common.progress(f"starting a LocalCluster of {WORKERS} workers x 1 thread")
-        cluster = LocalCluster(n_workers=WORKERS, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, scheduler_kwargs={"dashboard": False,
-                                                                         "dashboard_address": "127.0.0.1:0"})
+        cluster = LocalCluster(
+            n_workers=WORKERS,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+        )
         raw = Client(cluster.scheduler_address, set_as_default=False)
         threads = Provider(executor="thread", executor_options={"max_workers": 1})
         dask = Provider(executor="dask", executor_options={"address": cluster.scheduler_address})
@@ -100,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
 
             def raw_batch(circuit: Any, count: int, shots: int) -> float:
                 started = time.perf_counter()
-                futures = [raw.submit(common.one_thread_aer_run, circuit, shots, pure=False) for _ in range(count)]
+                futures = [
+                    raw.submit(common.one_thread_aer_run, circuit, shots, pure=False) for _ in range(count)
+                ]
                 for result in raw.gather(futures):
                     if not result.success:
                         raise RuntimeError("a raw Dask task failed")
@@ -118,23 +126,39 @@ def main(argv: list[str] | None = None) -> int:
             raw_batch(trivial, 4 * WORKERS, 1)
 
             common.progress(f"speed-up: {p['jobs']} heavy jobs per variant, {rounds} rounds")
-            speed = common.interleave(rounds, {
-                "thread executor, 1 worker": lambda r: batch(on_thread, heavy, p["jobs"], SHOTS),
-                f"dask executor, {WORKERS} workers": lambda r: batch(on_dask, heavy, p["jobs"], SHOTS),
-            }, on_round=lambda r, f: common.progress(f"round {r + 1}/{rounds}: " + ", ".join(
-                f"{k} {v:.2f} s" for k, v in f.items())))
+            speed = common.interleave(
+                rounds,
+                {
+                    "thread executor, 1 worker": lambda r: batch(on_thread, heavy, p["jobs"], SHOTS),
+                    f"dask executor, {WORKERS} workers": lambda r: batch(on_dask, heavy, p["jobs"], SHOTS),
+                },
+                on_round=lambda r, f: common.progress(
+                    f"round {r + 1}/{rounds}: " + ", ".join(f"{k} {v:.2f} s" for k, v in f.items())
+                ),
+            )
 
             common.progress(f"overhead: {p['trivial']} trivial jobs at once, {p['sequential']} one at a time")
-            throughput = common.interleave(rounds, {
-                "qdispatch dask executor": lambda r: batch(on_dask, trivial, p["trivial"], 1) / p["trivial"],
-                "raw Client.submit": lambda r: raw_batch(trivial, p["trivial"], 1) / p["trivial"],
-            })
-            latency = common.interleave(rounds, {
-                "qdispatch dask executor": lambda r: sequential(
-                    lambda: on_dask.run(trivial, shots=1).result(), p["sequential"]),
-                "raw Client.submit": lambda r: sequential(
-                    lambda: raw.submit(common.one_thread_aer_run, trivial, 1, pure=False).result(), p["sequential"]),
-            })
+            throughput = common.interleave(
+                rounds,
+                {
+                    "qdispatch dask executor": lambda r: (
+                        batch(on_dask, trivial, p["trivial"], 1) / p["trivial"]
+                    ),
+                    "raw Client.submit": lambda r: raw_batch(trivial, p["trivial"], 1) / p["trivial"],
+                },
+            )
+            latency = common.interleave(
+                rounds,
+                {
+                    "qdispatch dask executor": lambda r: sequential(
+                        lambda: on_dask.run(trivial, shots=1).result(), p["sequential"]
+                    ),
+                    "raw Client.submit": lambda r: sequential(
+                        lambda: raw.submit(common.one_thread_aer_run, trivial, 1, pure=False).result(),
+                        p["sequential"],
+                    ),
+                },
+            )
         finally:
             dask.close()
             threads.close()
@@ -146,31 +170,53 @@ def main(argv: list[str] | None = None) -> int:
     names = ("qdispatch dask executor", "raw Client.submit")
     cases = [
         common.case(
-            f"{p['jobs']} jobs of one heavy circuit ({p['qubits']} qubits, depth {p['depth']}), all submitted at once",
+            f"{p['jobs']} jobs of one heavy circuit ({p['qubits']} qubits, depth {p['depth']}), "
+            "all submitted at once",
             measures=speed,
             ratio=common.ratios(thread_times, dask_times),
             ratio_of=f"speed-up, t(thread, 1 worker) / t(dask, {WORKERS} workers)",
-            params={"jobs": p["jobs"], "qubits": p["qubits"], "depth": p["depth"], "shots": SHOTS,
-                    "one_circuit_s": round(one_circuit, 4)},
+            params={
+                "jobs": p["jobs"],
+                "qubits": p["qubits"],
+                "depth": p["depth"],
+                "shots": SHOTS,
+                "one_circuit_s": round(one_circuit, 4),
+            },
             note=f"{WORKERS} cores on this machine, so the ceiling is {WORKERS}",
         ),
     ]
-    for label, figures, count in (("throughput", throughput, p["trivial"]), ("latency", latency, p["sequential"])):
+    for label, figures, count in (
+        ("throughput", throughput, p["trivial"]),
+        ("latency", latency, p["sequential"]),
+    ):
         ours, theirs = figures[names[0]], figures[names[1]]
-        cases.append(common.case(
-            f"trivial jobs, {label}: seconds per task ({count} jobs "
-            + ("submitted at once)" if label == "throughput" else "one after another)"),
-            measures={**figures, "qdispatch minus raw (overhead)": [a - b for a, b in zip(ours, theirs, strict=True)]},
-            ratio=common.ratios(ours, theirs),
-            ratio_of="qdispatch / raw distributed.Client.submit",
-            params={"tasks": count, "shots": 1},
-        ))
+        cases.append(
+            common.case(
+                f"trivial jobs, {label}: seconds per task ({count} jobs "
+                + ("submitted at once)" if label == "throughput" else "one after another)"),
+                measures={
+                    **figures,
+                    "qdispatch minus raw (overhead)": [a - b for a, b in zip(ours, theirs, strict=True)],
+                },
+                ratio=common.ratios(ours, theirs),
+                ratio_of="qdispatch / raw distributed.Client.submit",
+                params={"tasks": count, "shots": 1},
+            )
+        )
     data = common.result(
-        NAME, TITLE, description=(__doc__ or "").strip().split("\n\n")[0], quick=args.quick or args.tiny,
+        NAME,
+        TITLE,
+        description=(__doc__ or "").strip().split("\n\n")[0],
+        quick=args.quick or args.tiny,
         parameters={**p, "rounds": rounds, "workers": WORKERS, "threads_per_worker": 1},
-        cases=cases, load_before=load_before,
-        extra={"versions": {"distributed": common.package_version("distributed"),
-                            "qdispatch-dask": common.package_version("qdispatch-dask")}},
+        cases=cases,
+        load_before=load_before,
+        extra={
+            "versions": {
+                "distributed": common.package_version("distributed"),
+                "qdispatch-dask": common.package_version("qdispatch-dask"),
+            }
+        },
     )
     common.finish(data, args.results)
     return 0

@@ -24,6 +24,7 @@ TITLE = "Parallel speed-up: process executor, 2 workers vs 1 (Aer at one thread)
 SHOTS = 100
 SEED = 33
 
+
 def plan(args: Any) -> dict[str, int]:
     """Return the circuit size, circuits per job and rounds for the chosen mode."""
     if args.tiny:
@@ -132,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             f"One job of {p['circuits']} seeded random circuits ({p['qubits']} qubits, depth {p['depth']}), "
             f"one circuit per task, Aer limited to one thread, {SHOTS} shots, on "
             "Provider(executor='process') with max_workers 1 and 2; the same circuits on a raw "
-            "ProcessPoolExecutor (spawn) with 1 and 2 processes. Warm workers; wall time from run() to result()."
+            "ProcessPoolExecutor (spawn) with 1 and 2 processes. Warm workers; "
+            "wall time from run() to result()."
         ),
         quick=args.quick or args.tiny,
         parameters={**p, "rounds": rounds, "shots": SHOTS, "seed": SEED},

@@ -108,7 +108,9 @@ def main() -> int:
             for index in command["indices"]:
                 job_id = state["ids"][index]
                 start = time.perf_counter()
-                snapshot = restore_job(job_id, store=store, backend_kind="direct", backend_name=state["backend"])
+                snapshot = restore_job(
+                    job_id, store=store, backend_kind="direct", backend_name=state["backend"]
+                )
                 latencies.append(time.perf_counter() - start)
                 assert len(snapshot.circuits) > 0
             reply({"latencies": latencies})

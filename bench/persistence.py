@@ -119,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         pm.register(HeldPlugin(), name="bench-held")
         work = Path(workdir)
         provider = Provider(
-            executor="bench-held", store="sqlite", store_options={"path": str(work / "provider.sqlite")},
+            executor="bench-held",
+            store="sqlite",
+            store_options={"path": str(work / "provider.sqlite")},
             plugin_manager=pm,
         )
         stores = {
@@ -158,8 +160,14 @@ def main(argv: list[str] | None = None) -> int:
                 circuits_file = work / "pool.qpy"
                 circuits_file.write_bytes(buffer.getvalue())
                 peer.call(
-                    "setup", circuits=str(circuits_file), circuits_per_job=PER_JOB, job_ids=job_ids,
-                    shots=SHOTS, backend="aer", root=str(work / "peer"), storage_root=str(work / "peer2"),
+                    "setup",
+                    circuits=str(circuits_file),
+                    circuits_per_job=PER_JOB,
+                    job_ids=job_ids,
+                    shots=SHOTS,
+                    backend="aer",
+                    root=str(work / "peer"),
+                    storage_root=str(work / "peer2"),
                 )
             except (RuntimeError, OSError) as exc:
                 peer_note = f"peer unavailable: {exc}"
@@ -194,10 +202,19 @@ def main(argv: list[str] | None = None) -> int:
             rows = []
             for job in jobs[r * per_round : (r + 1) * per_round]:
                 record = job.to_record()
-                rows.append((
-                    record.job_id, record.status.name, record.backend, record.executor,
-                    record.created_at.isoformat(), len(record.circuits), record.shots, "[]", encode_record(record),
-                ))
+                rows.append(
+                    (
+                        record.job_id,
+                        record.status.name,
+                        record.backend,
+                        record.executor,
+                        record.created_at.isoformat(),
+                        len(record.circuits),
+                        record.shots,
+                        "[]",
+                        encode_record(record),
+                    )
+                )
             start = time.perf_counter()
             for row in rows:
                 raw_db.execute("INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
@@ -210,7 +227,10 @@ def main(argv: list[str] | None = None) -> int:
 
             return measure
 
-        persist_variants = {"qdispatch sqlite": qd_persist("sqlite", stores), "qdispatch file": qd_persist("file", stores)}
+        persist_variants = {
+            "qdispatch sqlite": qd_persist("sqlite", stores),
+            "qdispatch file": qd_persist("file", stores),
+        }
         storage_variants = {
             "qdispatch sqlite": qd_persist("sqlite", storage_stores),
             "qdispatch file": qd_persist("file", storage_stores),
@@ -260,8 +280,10 @@ def main(argv: list[str] | None = None) -> int:
                 "storage alone: sqlite store vs raw sqlite3 (the floor)",
                 unit="jobs/s",
                 params={"jobs_per_round": per_round, "rounds": rounds},
-                measures={"qdispatch sqlite": throughput(storage_times["qdispatch sqlite"]),
-                          RAW_SQLITE: throughput(storage_times[RAW_SQLITE])},
+                measures={
+                    "qdispatch sqlite": throughput(storage_times["qdispatch sqlite"]),
+                    RAW_SQLITE: throughput(storage_times[RAW_SQLITE]),
+                },
                 ratio=common.ratios(storage_times[RAW_SQLITE], storage_times["qdispatch sqlite"]),
                 ratio_of="qdispatch throughput / raw sqlite3 throughput",
                 note=(
@@ -299,8 +321,10 @@ def main(argv: list[str] | None = None) -> int:
                 medians[name].append(statistics.median(values))
         # a job handle, for finished (cancelled) jobs so nothing is submitted again
         provider_sqlite = Provider(
-            executor="bench-held", store="sqlite",
-            store_options={"path": str(work / "sqlite" / "jobs.sqlite")}, plugin_manager=pm,
+            executor="bench-held",
+            store="sqlite",
+            store_options={"path": str(work / "sqlite" / "jobs.sqlite")},
+            plugin_manager=pm,
         )
         finished = [i for i in range(stored) if i % CANCEL_EVERY == CANCEL_EVERY - 1]
         for index in rng.sample(finished, min(len(finished), k)):
@@ -321,7 +345,10 @@ def main(argv: list[str] | None = None) -> int:
                     ratio_of="qdispatch latency / peer latency",
                     target=("<=", 1.0),
                     target_on=name,
-                    note="store.load(job_id) -> JobRecord (circuits decoded) vs restore_job(...) -> JobSnapshot",
+                    note=(
+                        "store.load(job_id) -> JobRecord (circuits decoded) "
+                        "vs restore_job(...) -> JobSnapshot"
+                    ),
                 )
             )
         cases.append(
@@ -383,11 +410,18 @@ def main(argv: list[str] | None = None) -> int:
         TITLE,
         description=(
             f"{n:,} submitted jobs of {PER_JOB} circuits (seeded random_circuit(5, 10, measure=True), "
-            f"transpiled once), {SHOTS} shots, one in {CANCEL_EVERY} cancelled; fsync per job in every store. "
+            f"transpiled once), {SHOTS} shots, one in {CANCEL_EVERY} cancelled; "
+            "fsync per job in every store. "
             "Throughput is jobs per second over each round."
         ),
         quick=args.quick or args.tiny,
-        parameters={**p, "rounds": rounds, "jobs_per_round": per_round, "circuits_per_job": PER_JOB, "seed": SEED},
+        parameters={
+            **p,
+            "rounds": rounds,
+            "jobs_per_round": per_round,
+            "circuits_per_job": PER_JOB,
+            "seed": SEED,
+        },
         cases=cases,
         load_before=load_before,
         extra={"peer_environment": peer_info, "peer_note": peer_note},

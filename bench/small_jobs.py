@@ -134,7 +134,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"M = {count:,} jobs, wall time over the CPU time of Aer's job thread (supplementary)",
                 params={"jobs": count, "shots": SHOTS, "rounds": rounds},
                 unit="",
-                measures={"qdispatch (thread executor)": busy["qdispatch"], "raw AerSimulator.run": busy["raw"]},
+                measures={
+                    "qdispatch (thread executor)": busy["qdispatch"],
+                    "raw AerSimulator.run": busy["raw"],
+                },
                 ratio=common.ratios(busy["qdispatch"], busy["raw"]),
                 ratio_of="qdispatch / raw",
                 note=(

@@ -59,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         wall(QDISPATCH)
         common.progress(f"{NAME}: {rounds} rounds")
         times = common.interleave(
-            rounds, {f"python -c '{QDISPATCH}'": lambda _r: wall(QDISPATCH), f"python -c '{QISKIT}'": lambda _r: wall(QISKIT)}
+            rounds,
+            {
+                f"python -c '{QDISPATCH}'": lambda _r: wall(QDISPATCH),
+                f"python -c '{QISKIT}'": lambda _r: wall(QISKIT),
+            },
         )
         heavy = imported_heavy_modules()
     q, r = times.values()

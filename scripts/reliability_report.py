@@ -77,14 +77,26 @@ def render(data: dict[str, Any]) -> str:
     areas = [a for a in AREAS if any(e["area"] == a for e in entries)]
     areas += sorted({e["area"] for e in entries} - set(areas))
     for area in areas:
-        lines += [f"## {area[0].upper()}{area[1:]}", "", "| Fault injected | Times | Outcome | Result |", "|---|---:|---|---|"]
+        lines += [
+            f"## {area[0].upper()}{area[1:]}",
+            "",
+            "| Fault injected | Times | Outcome | Result |",
+            "|---|---:|---|---|",
+        ]
         for entry in (e for e in entries if e["area"] == area):
             mark = "pass" if entry["result"] == "passed" else f"**{entry['result'].upper()}**"
-            lines.append(f"| {_cell(entry['fault'])} | {entry['count']} | {_cell(entry['outcome'])} | {mark} |")
+            lines.append(
+                f"| {_cell(entry['fault'])} | {entry['count']} | {_cell(entry['outcome'])} | {mark} |"
+            )
         lines.append("")
     if known:
-        lines += ["## Known bugs", "", "Cases that fail today, in files this suite does not own; "
-                  "each is a strict xfail, so fixing the bug turns it into a failure until the mark goes.", ""]
+        lines += [
+            "## Known bugs",
+            "",
+            "Cases that fail today, in files this suite does not own; "
+            "each is a strict xfail, so fixing the bug turns it into a failure until the mark goes.",
+            "",
+        ]
         lines += [f"- `{_cell(nodeid)}`: {_cell(t.get('reason', ''))}" for nodeid, t in known.items()]
         lines.append("")
     failing = sorted(nodeid for nodeid, t in tests.items() if t["result"] not in ("passed", "xfailed"))
@@ -99,7 +111,9 @@ def render(data: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the tests (unless ``--from-json``) and write the report; return an exit status."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "reliability.md")
     parser.add_argument("--json", type=Path, help="also keep the fault log here")
     parser.add_argument("--from-json", type=Path, help="render this fault log instead of running the tests")

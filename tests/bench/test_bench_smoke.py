@@ -17,7 +17,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS = ("batch_overhead", "small_jobs", "many_tasks", "parallel_speedup", "persistence", "startup")
-RESULT_KEYS = {"schema", "benchmark", "title", "description", "quick", "environment", "load_average", "parameters", "cases"}
+RESULT_KEYS = {
+    "schema",
+    "benchmark",
+    "title",
+    "description",
+    "quick",
+    "environment",
+    "load_average",
+    "parameters",
+    "cases",
+}
 CASE_KEYS = {"name", "params", "unit", "measures", "ratio", "ratio_of", "target", "met", "note"}
 STATS_KEYS = {"median", "min", "max", "n"}
 
@@ -28,7 +38,17 @@ def test_python_m_bench_tiny_writes_every_result(tmp_path: Path) -> None:
     page = tmp_path / "performance.md"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--tiny", "--no-peer", "--results", str(results), "--docs", str(page)],
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--tiny",
+            "--no-peer",
+            "--results",
+            str(results),
+            "--docs",
+            str(page),
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -47,6 +67,11 @@ def test_python_m_bench_tiny_writes_every_result(tmp_path: Path) -> None:
             for stats in case["measures"].values():
                 assert set(stats) == STATS_KEYS and stats["n"] >= 1
         assert data["title"] in text
-    targeted = [c for name in BENCHMARKS for c in json.loads((results / f"{name}.json").read_text())["cases"] if c["target"]]
+    targeted = [
+        c
+        for name in BENCHMARKS
+        for c in json.loads((results / f"{name}.json").read_text())["cases"]
+        if c["target"]
+    ]
     assert targeted and all(c["target"]["op"] in ("<=", ">=") for c in targeted)
     assert "## Targets" in text and "do not edit by hand" in text

@@ -42,14 +42,22 @@ class Cli:
     cwd: Path
     bell: Path = BELL_QASM
 
-    def __call__(self, *args: str | Path, expect: int | None = 0, **env: str) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str | Path, expect: int | None = 0, **env: str
+    ) -> subprocess.CompletedProcess[str]:
         """Run the command with pipes for output; check the exit status is ``expect``."""
         completed = subprocess.run(
             [sys.executable, "-m", "qdispatch.cli", *map(str, args)],
-            capture_output=True, text=True, cwd=self.cwd, env=_environment(**env), timeout=180,
+            capture_output=True,
+            text=True,
+            cwd=self.cwd,
+            env=_environment(**env),
+            timeout=180,
         )
         if expect is not None:
-            assert completed.returncode == expect, f"exit {completed.returncode}\n{completed.stdout}\n{completed.stderr}"
+            assert completed.returncode == expect, (
+                f"exit {completed.returncode}\n{completed.stdout}\n{completed.stderr}"
+            )
         return completed
 
     def tty(self, *args: str | Path, **env: str) -> tuple[int, str]:
@@ -57,7 +65,10 @@ class Cli:
         controller, terminal = pty.openpty()
         process = subprocess.Popen(
             [sys.executable, "-m", "qdispatch.cli", *map(str, args)],
-            stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal, cwd=self.cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=terminal,
+            stderr=terminal,
+            cwd=self.cwd,
             env=_environment(COLUMNS="160", TERM="xterm-256color", **env),
         )
         os.close(terminal)
@@ -123,7 +134,15 @@ def stored(qdispatch_home: Path) -> Iterator[Stored]:
         one.persist()
         many.persist()
         record = many.to_record()
-        provider.store.save(attrs.evolve(record, job_id="queued-job", status=JobStatus.QUEUED, result=None,
-                                         finished_at=None, tags=("queued",),
-                                         created_at=record.created_at + timedelta(seconds=1)))
+        provider.store.save(
+            attrs.evolve(
+                record,
+                job_id="queued-job",
+                status=JobStatus.QUEUED,
+                result=None,
+                finished_at=None,
+                tags=("queued",),
+                created_at=record.created_at + timedelta(seconds=1),
+            )
+        )
     yield Stored("bell-job", "many-job", "queued-job", counts, many_counts)

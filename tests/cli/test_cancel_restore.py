@@ -12,9 +12,9 @@ import pytest
 from qiskit import transpile
 from qiskit.providers import JobStatus
 
-from qdispatch import PluginManager, Provider, TaskCancelledError, hookimpl
+from qdispatch import PluginManager, Provider, TaskCancelledError
 from qdispatch.records import ChunkRecord
-from qdispatch.testing import x_circuit
+from qdispatch.testing import RegisteringPlugin, plugin_registered, x_circuit
 
 
 def test_cancel_an_unfinished_job_so_it_never_runs(qd: Any, stored: Any) -> None:
@@ -39,7 +39,9 @@ def test_cancel_json_and_finished_jobs(qd: Any, stored: Any) -> None:
 
 def test_restore_runs_an_unfinished_job_and_stores_its_result(qd: Any, stored: Any) -> None:
     completed = qd("restore", stored.queued, "--json", "--progress")
-    assert "warning: job 'queued-job' was QUEUED when persisted; it has been submitted again" in completed.stderr
+    assert (
+        "warning: job 'queued-job' was QUEUED when persisted; it has been submitted again" in completed.stderr
+    )
     assert completed.stderr.splitlines()[-1] == "progress: 4/4 circuits (DONE)"
     data = json.loads(completed.stdout)
     assert (data["status"], data["progress"], data["tags"]) == ("DONE", [4, 4], ["queued"])
@@ -87,24 +89,28 @@ class RemoteExecutor:
 @pytest.fixture
 def remote(plugin_manager: PluginManager, provider: Provider) -> Iterator[dict[str, RemoteExecutor]]:
     made: dict[str, RemoteExecutor] = {}
-
-    class Plugin:
-        @hookimpl
-        def register_executors(self, register: Any) -> None:
-            register("remote", lambda: made.setdefault("remote", RemoteExecutor()))
-            register("stubborn", lambda: made.setdefault("stubborn", RemoteExecutor(honour_cancel=False)))
-
-    plugin_manager.register(Plugin(), name="remote-service")
-    backend = provider.get_backend("aer")
-    record = backend.run(transpile(x_circuit(1, 1), backend), shots=10).to_record()
-    for executor in ("remote", "stubborn"):
-        provider.store.save(attrs.evolve(
-            record, job_id=f"on-{executor}", executor=executor, status=JobStatus.RUNNING, result=None,
-            finished_at=None, chunks=(ChunkRecord(start=0, stop=1, state={"remote_job_id": f"r-{executor}"}),)))
-    try:
+    service = RegisteringPlugin(
+        executors={
+            "remote": lambda: made.setdefault("remote", RemoteExecutor()),
+            "stubborn": lambda: made.setdefault("stubborn", RemoteExecutor(honour_cancel=False)),
+        }
+    )
+    with plugin_registered(plugin_manager, service, "remote-service"):
+        backend = provider.get_backend("aer")
+        record = backend.run(transpile(x_circuit(1, 1), backend), shots=10).to_record()
+        for executor in ("remote", "stubborn"):
+            provider.store.save(
+                attrs.evolve(
+                    record,
+                    job_id=f"on-{executor}",
+                    executor=executor,
+                    status=JobStatus.RUNNING,
+                    result=None,
+                    finished_at=None,
+                    chunks=(ChunkRecord(start=0, stop=1, state={"remote_job_id": f"r-{executor}"}),),
+                )
+            )
         yield made
-    finally:
-        plugin_manager.unregister(name="remote-service")
 
 
 def test_cancel_reaches_the_remote_service(qd: Any, remote: dict[str, RemoteExecutor]) -> None:
@@ -121,5 +127,7 @@ def test_cancel_reaches_the_remote_service(qd: Any, remote: dict[str, RemoteExec
 def test_restore_resumes_a_remote_job_on_its_executor(qd: Any, remote: dict[str, RemoteExecutor]) -> None:
     # RemoteExecutor.submit fails the test if the job is submitted again instead of resumed
     _, err = qd.main("restore", "on-remote", "--timeout", "0.2", "--json", expect=1)
-    assert err.strip().splitlines()[-1] == "error: job on-remote did not finish within 0.2 s; it ended CANCELLED"
+    assert (
+        err.strip().splitlines()[-1] == "error: job on-remote did not finish within 0.2 s; it ended CANCELLED"
+    )
     assert remote["remote"].cancelled == [{"remote_job_id": "r-remote"}]

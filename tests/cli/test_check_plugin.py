@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from qdispatch import InvalidInputError, JobNotFoundError, PluginManager, PluginNotFoundError, hookimpl
+from qdispatch import InvalidInputError, JobNotFoundError, PluginManager, PluginNotFoundError
 from qdispatch.contract import (
     BACKEND_CHECKS,
     EXECUTOR_CHECKS,
@@ -21,6 +21,7 @@ from qdispatch.contract import (
     check_store,
 )
 from qdispatch.jobids import validate_job_id
+from qdispatch.testing import RegisteringPlugin, plugin_registered
 
 
 def test_the_command_checks_the_process_executor(qd: Any) -> None:
@@ -144,9 +145,16 @@ class MemoryStore:
         self.load(job_id)
         del self.records[job_id]
 
-    def list(self, *, status: Any = None, backend: Any = None, tag: Any = None, limit: Any = None) -> list[Any]:
-        found = [r for r in self.records.values() if (status is None or r.status is status)
-                 and (backend is None or r.backend == backend) and (tag is None or tag in r.tags)]
+    def list(
+        self, *, status: Any = None, backend: Any = None, tag: Any = None, limit: Any = None
+    ) -> list[Any]:
+        found = [
+            r
+            for r in self.records.values()
+            if (status is None or r.status is status)
+            and (backend is None or r.backend == backend)
+            and (tag is None or tag in r.tags)
+        ]
         found.sort(key=lambda r: r.created_at, reverse=True)
         return [r.summary() for r in found[:limit]]
 
@@ -195,33 +203,33 @@ class SubmitOnly:
         raise NotImplementedError
 
 
-class Broken:
-    @hookimpl
-    def register_executors(self, register: Any) -> None:
-        for name, cls in (("pool", PoolExecutor), ("inline", InlineExecutor), ("swallowing", SwallowingExecutor),
-                          ("boastful", BoastfulExecutor), ("forgetful", ForgetfulExecutor), ("twin", PoolExecutor),
-                          ("submit_only", SubmitOnly)):
-            register(name, cls)
-
-    @hookimpl
-    def register_stores(self, register: Any) -> None:
-        for name, cls in (("memory", MemoryStore), ("tag_losing", TagLosingStore), ("trusting", TrustingStore),
-                          ("unsorted", UnsortedStore), ("forgetting", ForgettingStore), ("twin", MemoryStore),
-                          ("half_store", SubmitOnly)):
-            register(name, cls)
-
-    @hookimpl
-    def register_backends(self, register: Any) -> None:
-        register("half_device", SubmitOnly)
+BROKEN = RegisteringPlugin(
+    executors={
+        "pool": PoolExecutor,
+        "inline": InlineExecutor,
+        "swallowing": SwallowingExecutor,
+        "boastful": BoastfulExecutor,
+        "forgetful": ForgetfulExecutor,
+        "twin": PoolExecutor,
+        "submit_only": SubmitOnly,
+    },
+    stores={
+        "memory": MemoryStore,
+        "tag_losing": TagLosingStore,
+        "trusting": TrustingStore,
+        "unsorted": UnsortedStore,
+        "forgetting": ForgettingStore,
+        "twin": MemoryStore,
+        "half_store": SubmitOnly,
+    },
+    backends={"half_device": SubmitOnly},
+)
 
 
 @pytest.fixture
 def broken(plugin_manager: PluginManager) -> Iterator[PluginManager]:
-    plugin_manager.register(Broken(), name="broken-on-purpose")
-    try:
+    with plugin_registered(plugin_manager, BROKEN, "broken-on-purpose"):
         yield plugin_manager
-    finally:
-        plugin_manager.unregister(name="broken-on-purpose")
 
 
 def failed(report: Any) -> list[str]:
@@ -233,36 +241,53 @@ def test_correct_test_doubles_pass(broken: PluginManager) -> None:
     check_store("memory").assert_ok()
 
 
-@pytest.mark.parametrize(("name", "check", "says"), [
-    ("inline", "submit", "did not return while the task was still running"),
-    ("swallowing", "error", "gave a result instead of an exception"),
-    ("boastful", "cancel running", "returned True, yet the task finished with a result"),
-    ("forgetful", "shutdown", "after shutdown() returned a future"),
-])
-def test_broken_executors_fail_the_check_they_break(broken: PluginManager, name: str, check: str, says: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "check", "says"),
+    [
+        ("inline", "submit", "did not return while the task was still running"),
+        ("swallowing", "error", "gave a result instead of an exception"),
+        ("boastful", "cancel running", "returned True, yet the task finished with a result"),
+        ("forgetful", "shutdown", "after shutdown() returned a future"),
+    ],
+)
+def test_broken_executors_fail_the_check_they_break(
+    broken: PluginManager, name: str, check: str, says: str
+) -> None:
     report = check_executor(name, timeout=3)
     assert check in failed(report), str(report)
     assert says in next(c.detail for c in report.checks if c.name == check)
 
 
-@pytest.mark.parametrize(("name", "check", "says"), [
-    ("tag_losing", "save and load", "fields changed between save and load: tags"),
-    ("trusting", "job ids", "not InvalidJobIdError"),
-    ("unsorted", "list", "list(no filter) gave"),
-    ("forgetting", "reopen", "JobNotFoundError"),
-])
-def test_broken_stores_fail_the_check_they_break(broken: PluginManager, name: str, check: str, says: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "check", "says"),
+    [
+        ("tag_losing", "save and load", "fields changed between save and load: tags"),
+        ("trusting", "job ids", "not InvalidJobIdError"),
+        ("unsorted", "list", "list(no filter) gave"),
+        ("forgetting", "reopen", "JobNotFoundError"),
+    ],
+)
+def test_broken_stores_fail_the_check_they_break(
+    broken: PluginManager, name: str, check: str, says: str
+) -> None:
     report = check_store(name)
     assert check in failed(report), str(report)
     assert says in next(c.detail for c in report.checks if c.name == check)
 
 
-@pytest.mark.parametrize(("check", "name", "names", "lacks"), [
-    (check_executor, "submit_only", EXECUTOR_CHECKS, "lacks shutdown"),
-    (check_store, "half_store", STORE_CHECKS, "lacks close, delete, list, load"),
-    (check_backend, "half_device", BACKEND_CHECKS,
-     "lacks max_circuits, max_shots, provenance, target"),
-])
+@pytest.mark.parametrize(
+    ("check", "name", "names", "lacks"),
+    [
+        (check_executor, "submit_only", EXECUTOR_CHECKS, "lacks shutdown"),
+        (check_store, "half_store", STORE_CHECKS, "lacks close, delete, list, load"),
+        (
+            check_backend,
+            "half_device",
+            BACKEND_CHECKS,
+            "lacks max_circuits, max_shots, provenance, target",
+        ),
+    ],
+)
 def test_an_object_missing_part_of_its_protocol_fails_create_and_skips_the_rest(
     broken: PluginManager, check: Any, name: str, names: tuple[str, ...], lacks: str
 ) -> None:
@@ -281,7 +306,9 @@ def test_the_command_reports_failures_with_exit_status_1(qd: Any, broken: Plugin
 
 
 def test_names_are_resolved_by_kind(broken: PluginManager) -> None:
-    with pytest.raises(InvalidInputError, match="'twin' is registered as executor and store; say which with --kind"):
+    with pytest.raises(
+        InvalidInputError, match="'twin' is registered as executor and store; say which with --kind"
+    ):
         check_plugin("twin")
     assert check_plugin("twin", "store").kind == "store"
     with pytest.raises(PluginNotFoundError, match=r"available: .*memory.*pool"):

@@ -13,9 +13,19 @@ def test_jupyter_shows_status_progress_backend_and_executor(provider: Provider) 
     job = backend.run(transpile([x_circuit(1, 1)] * 3, backend), shots=10, max_circuits_per_task=1)
     job.result()
     page = job._repr_html_()
-    for shown in (job.job_id(), "DONE", "3 / 3 circuits (100%)", "aer", "thread", "<progress value='3' max='3'>"):
+    for shown in (
+        job.job_id(),
+        "DONE",
+        "3 / 3 circuits (100%)",
+        "aer",
+        "thread",
+        "<progress value='3' max='3'>",
+    ):
         assert shown in page
-    assert repr(job) == f"<qdispatch.Job {job.job_id()} backend='aer' executor='thread' status=DONE progress=3/3>"
+    assert (
+        repr(job)
+        == f"<qdispatch.Job {job.job_id()} backend='aer' executor='thread' status=DONE progress=3/3>"
+    )
 
 
 def test_jupyter_shows_the_error_escaped(provider: Provider) -> None:

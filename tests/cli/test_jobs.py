@@ -10,14 +10,30 @@ from typing import Any
 def test_jobs_table_and_filters(qd: Any, stored: Any) -> None:
     table = qd("jobs").stdout
     lines = table.splitlines()
-    assert lines[0].split() == ["job_id", "status", "backend", "executor", "created", "circuits", "shots", "tags"]
-    assert [line.split()[:2] for line in lines[1:]] == [["queued-job", "QUEUED"], ["many-job", "DONE"], ["bell-job", "DONE"]]
+    assert lines[0].split() == [
+        "job_id",
+        "status",
+        "backend",
+        "executor",
+        "created",
+        "circuits",
+        "shots",
+        "tags",
+    ]
+    assert [line.split()[:2] for line in lines[1:]] == [
+        ["queued-job", "QUEUED"],
+        ["many-job", "DONE"],
+        ["bell-job", "DONE"],
+    ]
     assert "\x1b[" not in table
 
     def ids(*args: str) -> list[str]:
         return [row["job_id"] for row in json.loads(qd.main("jobs", "--json", *args)[0])]
 
-    assert [row["job_id"] for row in json.loads(qd("jobs", "--json", "--status", "done").stdout)] == ["many-job", "bell-job"]
+    assert [row["job_id"] for row in json.loads(qd("jobs", "--json", "--status", "done").stdout)] == [
+        "many-job",
+        "bell-job",
+    ]
     assert ids() == ["queued-job", "many-job", "bell-job"]
     assert ids("--tag", "bell") == ["bell-job"]
     assert ids("--limit", "1") == ["queued-job"]
@@ -26,7 +42,8 @@ def test_jobs_table_and_filters(qd: Any, stored: Any) -> None:
     assert (row["circuits"], row["shots"], row["tags"], row["executor"]) == (4, 200, ["many"], "thread")
     _, err = qd.main("jobs", "--status", "finished", expect=1)
     assert err.strip() == (
-        "error: unknown status 'finished'; use one of INITIALIZING, QUEUED, VALIDATING, RUNNING, CANCELLED, DONE, ERROR"
+        "error: unknown status 'finished'; "
+        "use one of INITIALIZING, QUEUED, VALIDATING, RUNNING, CANCELLED, DONE, ERROR"
     )
 
 

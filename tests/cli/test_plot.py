@@ -28,7 +28,9 @@ def test_plot_of_several_circuits_has_one_series_each(qd: Any, stored: Any, tmp_
     assert out.splitlines()[-1] == "histogram written to again.png"
 
 
-def test_plot_histogram_receives_the_jobs_counts(qd: Any, stored: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plot_histogram_receives_the_jobs_counts(
+    qd: Any, stored: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import qiskit.visualization
 
     received: list[Any] = []
@@ -48,4 +50,7 @@ def test_plot_errors_are_one_line(qd: Any, stored: Any) -> None:
     unfinished = qd("job", stored.queued, "--plot", "q.png", expect=1)
     assert qd.errors(unfinished.stderr) == ["error: job queued-job is QUEUED; it has no counts to plot"]
     _, err = qd.main("job", stored.done, "--plot", "no/such/dir/h.png", expect=1)
-    assert err.startswith("error: cannot write the histogram to no/such/dir/h.png") and len(err.splitlines()) == 1
+    assert (
+        err.startswith("error: cannot write the histogram to no/such/dir/h.png")
+        and len(err.splitlines()) == 1
+    )

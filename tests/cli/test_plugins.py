@@ -11,12 +11,18 @@ from typing import Any
 def test_plugins_lists_every_plugin_and_what_it_registers(qd: Any) -> None:
     rows = {row["plugin"]: row for row in json.loads(qd("plugins", "--json").stdout)}
     assert rows["example_vendor"]["distribution"] == "qdispatch-example-vendor"
-    assert rows["example_vendor"]["registrations"] == {"backends": ["example_vendor"], "executors": ["example_serial"]}
+    assert rows["example_vendor"]["registrations"] == {
+        "backends": ["example_vendor"],
+        "executors": ["example_serial"],
+    }
     assert rows["sqlite"]["registers"] == "stores: sqlite" and rows["sqlite"]["status"] == "ok"
     table = qd.main("plugins")[0].splitlines()
     assert table[0].split() == ["plugin", "distribution", "version", "registers", "status"]
     vendor = next(line for line in table if line.startswith("example_vendor "))
-    assert "qdispatch-example-vendor" in vendor and "backends: example_vendor; executors: example_serial" in vendor
+    assert (
+        "qdispatch-example-vendor" in vendor
+        and "backends: example_vendor; executors: example_serial" in vendor
+    )
 
 
 def test_backends_lists_names_and_plugins(qd: Any) -> None:
@@ -45,6 +51,11 @@ def test_version_help_and_usage_errors(qd: Any) -> None:
 
 
 def test_importing_qdispatch_and_its_command_stays_light() -> None:
-    probe = "import sys, qdispatch, qdispatch.cli; print(sorted(m for m in ('rich', 'matplotlib') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    probe = (
+        "import sys, qdispatch, qdispatch.cli; "
+        "print(sorted(m for m in ('rich', 'matplotlib') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
     assert out.stdout.strip() == "[]"

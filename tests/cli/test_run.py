@@ -32,7 +32,9 @@ def test_run_json_with_a_seed_repeats_and_reads_openqasm_3(qd: Any, tmp_path: Pa
 
 
 def test_progress_lines_when_asked_outside_a_terminal(qd: Any) -> None:
-    completed = qd("run", *[qd.bell] * 12, "--shots", "2000", "--max-circuits-per-task", "1", "--progress", "--json")
+    completed = qd(
+        "run", *[qd.bell] * 12, "--shots", "2000", "--max-circuits-per-task", "1", "--progress", "--json"
+    )
     lines = [line for line in completed.stderr.splitlines() if line.startswith("progress:")]
     parsed = [tuple(map(int, re.match(r"progress: (\d+)/(\d+) circuits", line).groups())) for line in lines]  # type: ignore[union-attr]
     assert parsed and all(total == 12 for _, total in parsed)
@@ -53,7 +55,9 @@ def test_user_errors_are_one_line(qd: Any, tmp_path: Path) -> None:
     missing = qd("run", "missing.qasm", expect=1)
     assert qd.errors(missing.stderr) == ["error: no such circuit file: missing.qasm"]
     usage = qd("run", "--shots", "many", qd.bell, expect=2)
-    assert qd.errors(usage.stderr) == ["error: argument --shots: invalid int value: 'many' (see 'qdispatch run --help')"]
+    assert qd.errors(usage.stderr) == [
+        "error: argument --shots: invalid int value: 'many' (see 'qdispatch run --help')"
+    ]
     (tmp_path / "bad.qasm").write_text("OPENQASM 2.0;\nqreg q[1];\nfoo q[0];\n")
     cases = [
         (("run", "bad.qasm"), "error: bad.qasm is not a valid OpenQASM program"),
@@ -68,8 +72,22 @@ def test_user_errors_are_one_line(qd: Any, tmp_path: Path) -> None:
 
 
 def test_a_timeout_cancels_the_job_and_stores_it(qd: Any) -> None:
-    completed = qd("run", *[qd.bell] * 30, "--shots", "100000", "--max-circuits-per-task", "1", "--timeout", "0.01",
-                   "--job-id", "too-slow", expect=1)
-    assert qd.errors(completed.stderr)[-1] == "error: job too-slow did not finish within 0.01 s; it ended CANCELLED"
+    completed = qd(
+        "run",
+        *[qd.bell] * 30,
+        "--shots",
+        "100000",
+        "--max-circuits-per-task",
+        "1",
+        "--timeout",
+        "0.01",
+        "--job-id",
+        "too-slow",
+        expect=1,
+    )
+    assert (
+        qd.errors(completed.stderr)[-1]
+        == "error: job too-slow did not finish within 0.01 s; it ended CANCELLED"
+    )
     stored = json.loads(qd.main("jobs", "--status", "CANCELLED", "--json")[0])
     assert [j["job_id"] for j in stored] == ["too-slow"]

@@ -20,9 +20,20 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory into which pip installed the throw-away and broken plugin distributions."""
     site = tmp_path_factory.mktemp("plugin-site")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
-         "--target", str(site), str(SOURCES / "qdispatch-throwaway"), str(SOURCES / "qdispatch-broken"),
-         str(SOURCES / "qdispatch-future")],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--target",
+            str(site),
+            str(SOURCES / "qdispatch-throwaway"),
+            str(SOURCES / "qdispatch-broken"),
+            str(SOURCES / "qdispatch-future"),
+        ],
         check=True,
     )
     return site
@@ -30,12 +41,16 @@ def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _activate(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    )
     reset_plugin_manager()
 
 
 @pytest.fixture
-def throwaway_plugin(plugin_site: Path, monkeypatch: pytest.MonkeyPatch, qdispatch_home: Path) -> Iterator[Path]:
+def throwaway_plugin(
+    plugin_site: Path, monkeypatch: pytest.MonkeyPatch, qdispatch_home: Path
+) -> Iterator[Path]:
     """Make the pip-installed throw-away plugins visible to this process and its children."""
     _activate(plugin_site, monkeypatch)
     yield plugin_site

@@ -65,8 +65,12 @@ def test_keywords_override_the_environment(qdispatch_home: Path, monkeypatch: py
     write_config(qdispatch_home, CONFIG.format(path=qdispatch_home / "filejobs"))
     monkeypatch.setenv("QDISPATCH_EXECUTORS__THREAD__MAX_WORKERS", "5")
     monkeypatch.setenv("QDISPATCH_STORE", "sqlite")
-    with Provider(executor="thread", executor_options={"max_workers": 1}, store="file",
-                  store_options={"path": str(qdispatch_home / "kwjobs")}) as provider:
+    with Provider(
+        executor="thread",
+        executor_options={"max_workers": 1},
+        store="file",
+        store_options={"path": str(qdispatch_home / "kwjobs")},
+    ) as provider:
         assert provider.executor().max_workers == 1  # type: ignore[attr-defined]
         assert provider.store.path == qdispatch_home / "kwjobs"  # type: ignore[attr-defined]
         assert provider.get_backend("aer", seed_simulator=9).device.seed_simulator == 9  # type: ignore[attr-defined]
@@ -99,7 +103,9 @@ def test_bad_files_name_the_problem(qdispatch_home: Path, text: str, message: st
 
 def test_unknown_plugin_option_is_named(qdispatch_home: Path) -> None:
     write_config(qdispatch_home, "[executors.thread]\nmax_wrokers = 2\n")
-    with pytest.raises(ConfigurationError, match=r"unknown option 'max_wrokers' for executor 'thread'; accepted: max_workers"):
+    with pytest.raises(
+        ConfigurationError, match=r"unknown option 'max_wrokers' for executor 'thread'; accepted: max_workers"
+    ):
         Provider()
     with pytest.raises(ConfigurationError, match="unknown option 'colour' for backend 'aer'"):
         Provider(executor="process").get_backend("aer", colour="blue")

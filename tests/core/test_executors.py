@@ -15,13 +15,18 @@ from qdispatch import ExecutorError, InvalidInputError, Provider, Task, WorkerDi
 from qdispatch.circuits import CircuitBatch
 from qdispatch.executors.process import ProcessExecutor
 from qdispatch.executors.thread import ThreadExecutor
-from qdispatch.testing import bell, seed_circuit, x_circuit
+from qdispatch.testing import bell, seed_circuit, wait_for, x_circuit
 
 
 def make_task(index: int = 0, backend: str = "aer", options: dict[str, object] | None = None) -> Task:
     return Task(
-        job_id="job0", index=index, circuits=CircuitBatch([x_circuit(3, index % 4)]),
-        backend=backend, backend_options=dict(options or {}), shots=16, run_options={},
+        job_id="job0",
+        index=index,
+        circuits=CircuitBatch([x_circuit(3, index % 4)]),
+        backend=backend,
+        backend_options=dict(options or {}),
+        shots=16,
+        run_options={},
     )
 
 
@@ -32,8 +37,11 @@ def process_executor() -> Iterator[ProcessExecutor]:
     executor.shutdown(wait=True)
 
 
-@pytest.mark.parametrize("make", [lambda: ThreadExecutor(max_workers=2), lambda: ProcessExecutor(max_workers=2)],
-                         ids=["thread", "process"])
+@pytest.mark.parametrize(
+    "make",
+    [lambda: ThreadExecutor(max_workers=2), lambda: ProcessExecutor(max_workers=2)],
+    ids=["thread", "process"],
+)
 def test_executor_runs_tasks_and_returns_results(make: object) -> None:
     executor = make()  # type: ignore[operator]
     try:
@@ -74,16 +82,19 @@ def test_a_dying_worker_fails_only_its_task(process_executor: ProcessExecutor) -
     # The worker process runs `task.run()`; a backend name the worker cannot
     # build would be an error, not a death, so kill the worker from outside.
     long_task = Task(
-        job_id="victim", index=0, circuits=CircuitBatch([bell()] * 400), backend="aer",
-        backend_options={"max_parallel_threads": 1}, shots=20000, run_options={},
+        job_id="victim",
+        index=0,
+        circuits=CircuitBatch([bell()] * 400),
+        backend="aer",
+        backend_options={"max_parallel_threads": 1},
+        shots=20000,
+        run_options={},
     )
     started: list[int] = []
     long_task.listener = lambda kind, payload: started.append(1) if kind == "started" else None
     victim = process_executor.submit(long_task)
     others = [process_executor.submit(make_task(i)) for i in range(6)]
-    deadline = time.monotonic() + 60
-    while not started and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: started, 60, "the long task to start")
     time.sleep(0.3)
     slot = next(s for s in process_executor._slots if s.future is victim)
     assert slot.process is not None
@@ -91,7 +102,10 @@ def test_a_dying_worker_fails_only_its_task(process_executor: ProcessExecutor) -
     with pytest.raises(WorkerDiedError, match="died with exit code -9"):
         victim.result(timeout=60)
     assert [f.result(timeout=120).get_counts() for f in others][:4] == [
-        {"000": 16}, {"001": 16}, {"011": 16}, {"111": 16}
+        {"000": 16},
+        {"001": 16},
+        {"011": 16},
+        {"111": 16},
     ]
     after = process_executor.submit(make_task(1))
     assert after.result(timeout=120).get_counts() == {"001": 16}
@@ -101,10 +115,7 @@ def test_process_executor_cancels_a_running_task_by_ending_its_worker(qdispatch_
     with Provider(executor="process", executor_options={"max_workers": 1}) as provider:
         backend = provider.get_backend("aer", max_parallel_threads=1)
         job = backend.run([bell()] * 400, shots=20000)
-        deadline = time.monotonic() + 60
-        while job.status() is not JobStatus.RUNNING and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert job.status() is JobStatus.RUNNING
+        wait_for(lambda: job.status() is JobStatus.RUNNING, 60, "the job to run", interval=0.01)
         pids = provider.executor().worker_pids()  # type: ignore[attr-defined]
         assert job.cancel() is True
         job.wait_for_final_state(timeout=30, wait=0.05)

@@ -12,14 +12,18 @@ from pathlib import Path
 import pytest
 
 from qdispatch import PluginNotFoundError, Provider, make_plugin_manager
-from qdispatch.testing import x_circuit
+from qdispatch.testing import RegisteringPlugin, x_circuit
 
 BUILT_INS = {"thread", "process", "file", "sqlite", "aer"}
 
 
 def qdispatch_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "qdispatch.cli", *args], capture_output=True, text=True, env=os.environ.copy(), timeout=120
+        [sys.executable, "-m", "qdispatch.cli", *args],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=120,
     )
 
 
@@ -59,14 +63,18 @@ def test_plugins_command_shows_the_plugin_and_the_failure(throwaway_plugin: Path
     assert rows["aer"]["status"] == "ok"
 
 
-def test_disabled_by_environment_is_never_imported(throwaway_plugin: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_disabled_by_environment_is_never_imported(
+    throwaway_plugin: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("QDISPATCH_DISABLED_PLUGINS", "throwaway,broken,future")
     probe = (
         "import sys, warnings; warnings.simplefilter('error');"
         "from qdispatch import Provider; p = Provider();"
         "print(sorted(p.backends()), 'qd_throwaway.hooks' in sys.modules, 'qd_broken.hooks' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
     assert out.strip() == "['aer', 'aer_noisy'] False False" or out.strip().endswith("False False")
     assert "throwaway" not in out.split("]")[0]
 
@@ -89,24 +97,22 @@ def test_autoload_can_be_switched_off(throwaway_plugin: Path, monkeypatch: pytes
 
 
 def test_unknown_names_list_the_available_ones() -> None:
-    with pytest.raises(PluginNotFoundError, match=r"unknown executor 'nope'; available: (.*, )?process, (.*, )?thread"):
+    with pytest.raises(
+        PluginNotFoundError, match=r"unknown executor 'nope'; available: (.*, )?process, (.*, )?thread"
+    ):
         Provider(executor="nope")
     with pytest.raises(PluginNotFoundError, match=r"unknown store 'nope'; available: .*file.*sqlite"):
         Provider(store="nope")
-    with Provider() as provider, pytest.raises(PluginNotFoundError, match=r"unknown backend 'nope'; available: (.*, )?aer, aer_noisy"):
+    with (
+        Provider() as provider,
+        pytest.raises(PluginNotFoundError, match=r"unknown backend 'nope'; available: (.*, )?aer, aer_noisy"),
+    ):
         provider.get_backend("nope")
 
 
 def test_a_name_registered_twice_keeps_the_first_and_warns() -> None:
-    from qdispatch import hookimpl
-
-    class Impostor:
-        @hookimpl
-        def register_executors(self, register: object) -> None:
-            register("thread", dict)  # type: ignore[operator]
-
     pm = make_plugin_manager()
-    pm.register(Impostor(), name="impostor")
+    pm.register(RegisteringPlugin(executors={"thread": dict}), name="impostor")
     with pytest.warns(RuntimeWarning, match="'thread' of plugin 'impostor' ignored"):
         assert pm.registration("executor", "thread").plugin == "thread"
 

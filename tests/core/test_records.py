@@ -49,7 +49,12 @@ def test_numpy_values_in_a_result_are_stored_as_plain_json(provider: Provider) -
 
     job = provider.get_backend("aer").run(bell(), shots=8)
     data = job.result().to_dict()
-    data["results"][0]["metadata"] = {"energy": np.float64(0.25), "n": np.int64(3), "phase": 1j, "v": np.arange(2)}
+    data["results"][0]["metadata"] = {
+        "energy": np.float64(0.25),
+        "n": np.int64(3),
+        "phase": 1j,
+        "v": np.arange(2),
+    }
     record = __import__("attrs").evolve(job.to_record(), result=Result.from_dict(data))
     stored = json.loads(encode_record(record))["result"]["results"][0]["metadata"]
     assert stored == {"energy": 0.25, "n": 3, "phase": [0.0, 1.0], "v": [0, 1]}
@@ -63,7 +68,9 @@ def test_a_record_from_an_older_qdispatch_release_still_restores(encoded: tuple[
     assert record.provenance.qdispatch_version == "0.0.1"
 
 
-def test_older_formats_are_upgraded_before_reading(encoded: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_older_formats_are_upgraded_before_reading(
+    encoded: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     job_id, text = encoded
     renamed: dict[str, Any] = json.loads(text)
     renamed["labels"] = renamed.pop("tags")  # pretend format 1 called tags "labels" ...
@@ -80,7 +87,11 @@ def test_older_formats_are_upgraded_before_reading(encoded: tuple[str, str], mon
 @pytest.mark.parametrize(
     ("mutate", "error", "message"),
     [
-        (lambda d: d.update(format_version=FORMAT_VERSION + 1), JobIncompatibleError, "newer than this qdispatch"),
+        (
+            lambda d: d.update(format_version=FORMAT_VERSION + 1),
+            JobIncompatibleError,
+            "newer than this qdispatch",
+        ),
         (lambda d: d.pop("kind"), JobCorruptError, "not a qdispatch job record"),
         (lambda d: d.update(format_version="1"), JobCorruptError, "no valid format_version"),
         (lambda d: d.update(status="EXPLODED"), JobCorruptError, "damaged"),

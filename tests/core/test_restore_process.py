@@ -36,8 +36,13 @@ provider.close()
 
 
 def restore_elsewhere(store: str, path: Path, job_id: str) -> dict[str, object]:
-    completed = subprocess.run([sys.executable, "-c", RESTORE, store, str(path), job_id],
-                               capture_output=True, text=True, timeout=180, env=os.environ.copy())
+    completed = subprocess.run(
+        [sys.executable, "-c", RESTORE, store, str(path), job_id],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=os.environ.copy(),
+    )
     assert completed.returncode == 0, completed.stderr
     data: dict[str, object] = json.loads(completed.stdout)
     return data

@@ -85,7 +85,9 @@ def test_save_replaces_and_delete_removes(store_provider: Provider) -> None:
         store.delete(record.job_id)
 
 
-@pytest.mark.parametrize("bad", ["", "../escape", "a/b", "x" * 129, "a\x00b", "'; DROP TABLE jobs; --", ".hidden"])
+@pytest.mark.parametrize(
+    "bad", ["", "../escape", "a/b", "x" * 129, "a\x00b", "'; DROP TABLE jobs; --", ".hidden"]
+)
 def test_job_ids_that_could_escape_are_refused(store_provider: Provider, bad: str) -> None:
     with pytest.raises(InvalidJobIdError):
         store_provider.store.load(bad)
@@ -114,9 +116,15 @@ def test_sqlite_is_in_wal_mode_with_indexes(tmp_path: Path) -> None:
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     indexes = {row[1] for row in db.execute("PRAGMA index_list(jobs)")}
     assert {"jobs_status_listing", "jobs_backend_listing", "jobs_created"} <= indexes
-    plan = " ".join(str(row) for row in db.execute(
-        "EXPLAIN QUERY PLAN SELECT job_id, status, backend, executor, created_at, num_circuits, shots, tags "
-        "FROM jobs WHERE status = ? ORDER BY created_at DESC", ("DONE",)))
+    plan = " ".join(
+        str(row)
+        for row in db.execute(
+            "EXPLAIN QUERY PLAN "
+            "SELECT job_id, status, backend, executor, created_at, num_circuits, shots, tags "
+            "FROM jobs WHERE status = ? ORDER BY created_at DESC",
+            ("DONE",),
+        )
+    )
     assert "COVERING INDEX jobs_status_listing" in plan
     db.close()
 

@@ -78,12 +78,20 @@ def blocks(page: Path) -> list[Block]:
         body = []
         end = index + 1
         while end < len(lines) and not lines[end].strip().startswith(fence):
-            body.append(lines[end][len(indent):] if lines[end].startswith(indent) else lines[end].lstrip())
+            body.append(lines[end][len(indent) :] if lines[end].startswith(indent) else lines[end].lstrip())
             end += 1
         previous = next((lines[i] for i in range(index - 1, -1, -1) if lines[i].strip()), "")
         marker = MARKER.match(previous)
-        found.append(Block(page, index + 1, opening["lang"].lower(), "\n".join(body) + "\n",
-                           marker["what"] if marker else None, marker["arg"] if marker else ""))
+        found.append(
+            Block(
+                page,
+                index + 1,
+                opening["lang"].lower(),
+                "\n".join(body) + "\n",
+                marker["what"] if marker else None,
+                marker["arg"] if marker else "",
+            )
+        )
         index = end + 1
     return found
 
@@ -103,7 +111,7 @@ def run_console(block: Block, monkeypatch: pytest.MonkeyPatch) -> int:
         if not words or words[0] != "qdispatch":
             continue
         shown = []
-        for following in lines[number + 1:]:
+        for following in lines[number + 1 :]:
             if following.startswith("$ "):
                 break
             shown.append(following)
@@ -130,11 +138,28 @@ def run_pytest(block: Block, scratch: Path) -> None:
     module = scratch / f"test_docs_{block.line}.py"
     module.write_text(block.code)
     completed = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "qdispatch.testing", "-p", "no:cacheprovider",
-         "--rootdir", str(scratch), str(module)],
-        cwd=scratch, capture_output=True, text=True, timeout=300, env=dict(os.environ),
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "qdispatch.testing",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(scratch),
+            str(module),
+        ],
+        cwd=scratch,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
     )
-    assert completed.returncode == 0, f"{block.where}: the sample's tests failed\n{completed.stdout}\n{completed.stderr}"
+    assert completed.returncode == 0, (
+        f"{block.where}: the sample's tests failed\n{completed.stdout}\n{completed.stderr}"
+    )
     assert re.search(r"\b\d+ passed\b", completed.stdout) and "skipped" not in completed.stdout
 
 
@@ -155,7 +180,9 @@ def test_code_samples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monkey
     with chdir(scratch):
         for block in blocks(page):
             if block.marker == "skip":
-                assert block.marker_arg, f"{block.where}: say why the sample is skipped: <!-- docs-test: skip REASON -->"
+                assert block.marker_arg, (
+                    f"{block.where}: say why the sample is skipped: <!-- docs-test: skip REASON -->"
+                )
                 continue
             assert block.marker in (None, "pytest"), f"{block.where}: unknown marker {block.marker!r}"
             if block.lang in ("python", "py", "pycon"):
@@ -166,7 +193,8 @@ def test_code_samples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monkey
                     exec(compile(block.code, block.where, "exec"), namespace)
                 except Exception as exc:
                     raise AssertionError(
-                        f"{block.where}: the sample raised {type(exc).__name__}: {exc}\n(make it run offline; "
+                        f"{block.where}: the sample raised {type(exc).__name__}: {exc}\n"
+                        "(make it run offline; "
                         "only a sample that truly needs an external service may be marked "
                         "<!-- docs-test: skip REASON --> on the line before it: see docs/plugins.md)"
                     ) from exc

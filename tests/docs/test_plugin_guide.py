@@ -46,5 +46,11 @@ def test_every_protocol_member_is_named_in_the_guide() -> None:
         members = [m for m in vars(protocol) if not m.startswith("_")] + list(protocol.__annotations__)
         for member in members:
             assert f"`{member}" in text, f"docs/plugins.md does not mention {protocol.__name__}.{member}"
-    for optional in ("cancel(future)", "resume(task, state)", "report_progress", "report_state", "report_started"):
+    for optional in (
+        "cancel(future)",
+        "resume(task, state)",
+        "report_progress",
+        "report_state",
+        "report_started",
+    ):
         assert optional in text, f"docs/plugins.md does not mention {optional}"

@@ -54,14 +54,19 @@ class FaultLog:
         assert count >= 1, f"a fault recorded as injected {count} times was not injected"
         for path, placeholder in self.private_paths.items():
             fault, outcome = fault.replace(path, placeholder), outcome.replace(path, placeholder)
-        _ENTRIES.append({"test": self.nodeid, "area": area, "fault": fault, "count": count, "outcome": outcome})
+        _ENTRIES.append(
+            {"test": self.nodeid, "area": area, "fault": fault, "count": count, "outcome": outcome}
+        )
 
 
 @pytest.fixture
 def faults(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> FaultLog:
     """The fault log for this test."""
-    paths = {str(tmp_path_factory.getbasetemp()): "<tmp>", str(HERE.parents[1]): "<repo>",
-             str(Path.home()): "<home>"}
+    paths = {
+        str(tmp_path_factory.getbasetemp()): "<tmp>",
+        str(HERE.parents[1]): "<repo>",
+        str(Path.home()): "<home>",
+    }
     return FaultLog(request.node.nodeid, dict(sorted(paths.items(), key=lambda kv: -len(kv[0]))))
 
 
@@ -91,9 +96,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "cpus": os.cpu_count(),
         "seconds": round(time.time() - _STARTED, 1),
         "entries": [{**entry, "result": _RESULTS.get(entry["test"], "not run")} for entry in _ENTRIES],
-        "tests": {nodeid: {"result": result, "seconds": round(_DURATIONS.get(nodeid, 0.0), 2),
-                           **({"reason": _REASONS[nodeid]} if nodeid in _REASONS else {})}
-                  for nodeid, result in sorted(_RESULTS.items())},
+        "tests": {
+            nodeid: {
+                "result": result,
+                "seconds": round(_DURATIONS.get(nodeid, 0.0), 2),
+                **({"reason": _REASONS[nodeid]} if nodeid in _REASONS else {}),
+            }
+            for nodeid, result in sorted(_RESULTS.items())
+        },
     }
     Path(target).write_text(json.dumps(data, indent=2), encoding="utf-8")
 
@@ -123,7 +133,9 @@ def faulty_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def faulty_plugin(faulty_site: Path, qdispatch_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Make the ``faulty`` plugin visible to this process and to the processes it starts."""
     monkeypatch.syspath_prepend(str(faulty_site))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(faulty_site), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(faulty_site), os.environ.get("PYTHONPATH")]))
+    )
     reset_plugin_manager()
     yield faulty_site
     reset_plugin_manager()
@@ -164,11 +176,18 @@ def done_record(tmp_path_factory: pytest.TempPathFactory) -> JobRecord:
     from qdispatch.testing import bell, seed_circuit, x_circuit
 
     store = tmp_path_factory.mktemp("template-store")
-    with Provider(settings=Settings(), plugin_manager=make_plugin_manager(), store="file",
-                  store_options={"path": str(store)}) as provider:
+    with Provider(
+        settings=Settings(),
+        plugin_manager=make_plugin_manager(),
+        store="file",
+        store_options={"path": str(store)},
+    ) as provider:
         job = provider.get_backend("aer").run(
-            [bell(), seed_circuit(), x_circuit(3, 2)], shots=50, job_id="template-0",
-            tags=["template"], seed_simulator=7,
+            [bell(), seed_circuit(), x_circuit(3, 2)],
+            shots=50,
+            job_id="template-0",
+            tags=["template"],
+            seed_simulator=7,
         )
         job.result(timeout=60)
         return job.to_record()

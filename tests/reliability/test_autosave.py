@@ -12,7 +12,7 @@ from qiskit.providers import JobStatus
 
 from qdispatch import JobFailedError, Provider, hookimpl
 from qdispatch.plugins import get_plugin_manager
-from qdispatch.testing import bell, x_circuit
+from qdispatch.testing import bell, plugin_registered, x_circuit
 
 ORDER = [JobStatus.INITIALIZING, JobStatus.QUEUED, JobStatus.RUNNING]
 
@@ -47,25 +47,26 @@ def test_every_status_change_is_saved(
     monkeypatch.setenv("QDISPATCH_AUTOSAVE", "true")
     provider = Provider(store=store, store_options=store_options(store, tmp_path))
     assert provider.settings.autosave
-    watcher = StoreWatcher(provider)
-    get_plugin_manager().register(watcher, name="store-watcher")
-    try:
-        with provider:
-            done = provider.get_backend("aer").run([bell()] * 4, shots=30, max_circuits_per_task=1)
-            failing = x_circuit(2, 1)
-            failing.metadata = {"raise": "the device broke"}
-            failed = provider.get_backend("faulty").run([bell(), failing], shots=30, max_circuits_per_task=1)
-            counts = done.result(timeout=60).get_counts()
-            with pytest.raises(JobFailedError):
-                failed.result(timeout=60)
-        # Closing the provider waited for the executor threads, and so for their saves.
-    finally:
-        get_plugin_manager().unregister(name="store-watcher")
+    with (
+        plugin_registered(get_plugin_manager(), StoreWatcher(provider), "store-watcher") as watcher,
+        provider,
+    ):
+        done = provider.get_backend("aer").run([bell()] * 4, shots=30, max_circuits_per_task=1)
+        failing = x_circuit(2, 1)
+        failing.metadata = {"raise": "the device broke"}
+        failed = provider.get_backend("faulty").run([bell(), failing], shots=30, max_circuits_per_task=1)
+        counts = done.result(timeout=60).get_counts()
+        with pytest.raises(JobFailedError):
+            failed.result(timeout=60)
+    # Closing the provider waited for the executor threads, and so for their saves.
     changes = len(watcher.seen)
     assert changes >= 2, watcher.seen
     for job_id, new, stored in watcher.seen:
         assert rank(stored) >= rank(new), f"{job_id}: store had {stored.name} after the move to {new.name}"
-    assert {(j, n) for j, n, _ in watcher.seen} >= {(done.job_id(), JobStatus.DONE), (failed.job_id(), JobStatus.ERROR)}
+    assert {(j, n) for j, n, _ in watcher.seen} >= {
+        (done.job_id(), JobStatus.DONE),
+        (failed.job_id(), JobStatus.ERROR),
+    }
     with Provider(store=store, store_options=store_options(store, tmp_path)) as reader:
         statuses = {s.job_id: s.status for s in reader.jobs()}
         assert statuses == {done.job_id(): JobStatus.DONE, failed.job_id(): JobStatus.ERROR}
@@ -97,13 +98,19 @@ def test_a_crashed_program_can_list_and_restore_its_jobs(
     hold.touch()
     completed = subprocess.run(
         tools.helper("autosave_crash.py", store, options["path"], hold),
-        capture_output=True, text=True, timeout=120, env={**os.environ, "QDISPATCH_AUTOSAVE": "true"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "QDISPATCH_AUTOSAVE": "true"},
     )
     assert completed.returncode == -9, completed.stderr
     assert completed.stdout.strip() == "saved"
     hold.unlink()
     with Provider(store=store, store_options=options) as provider:
-        assert {s.job_id: s.status for s in provider.jobs()} == {"quick-1": JobStatus.DONE, "held-1": JobStatus.RUNNING}
+        assert {s.job_id: s.status for s in provider.jobs()} == {
+            "quick-1": JobStatus.DONE,
+            "held-1": JobStatus.RUNNING,
+        }
         quick = provider.job("quick-1")
         assert quick.status() is JobStatus.DONE and not quick.resubmitted
         bell_counts, x_counts = quick.result().get_counts()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,17 +9,9 @@ from qiskit import QuantumCircuit
 from qiskit.providers import JobStatus
 
 from qdispatch import JobCancelledError, JobFailedError, Provider
-from qdispatch.testing import x_circuit
+from qdispatch.testing import wait_for, x_circuit
 
 CHUNKS = 5
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``condition`` until true, failing after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def chunked_circuits(tmp_path: Path, hold_first: bool) -> list[QuantumCircuit]:
@@ -32,7 +22,9 @@ def chunked_circuits(tmp_path: Path, hold_first: bool) -> list[QuantumCircuit]:
         circuit.name = f"c{k}"
         circuit.metadata = {"runlog": str(tmp_path / "ran.log")}
         if k == 0 and hold_first:
-            circuit.metadata.update(pidfile=str(tmp_path / "started"), sleep_while_exists=str(tmp_path / "hold"))
+            circuit.metadata.update(
+                pidfile=str(tmp_path / "started"), sleep_while_exists=str(tmp_path / "hold")
+            )
         circuits.append(circuit)
     return circuits
 
@@ -48,8 +40,12 @@ def test_cancel_stops_queued_chunks_and_tells_the_truth(
     executor: str, tmp_path: Path, faulty_plugin: Path, faults
 ) -> None:
     (tmp_path / "hold").touch()
-    with Provider(executor=executor, executor_options={"max_workers": 1}, store="file",
-                  store_options={"path": str(tmp_path / "jobs")}) as provider:
+    with Provider(
+        executor=executor,
+        executor_options={"max_workers": 1},
+        store="file",
+        store_options={"path": str(tmp_path / "jobs")},
+    ) as provider:
         backend = provider.get_backend("faulty")
         job = backend.run(chunked_circuits(tmp_path, hold_first=True), shots=10, max_circuits_per_task=1)
         wait_for((tmp_path / "started").exists, 90, "the first chunk to start")
@@ -83,8 +79,12 @@ def test_cancel_of_a_wholly_queued_job_returns_true_and_nothing_runs(
     (tmp_path / "hold").touch()
     blocker = x_circuit(1, 1)
     blocker.metadata = {"pidfile": str(tmp_path / "started"), "sleep_while_exists": str(tmp_path / "hold")}
-    with Provider(executor="thread", executor_options={"max_workers": 1}, store="file",
-                  store_options={"path": str(tmp_path / "jobs")}) as provider:
+    with Provider(
+        executor="thread",
+        executor_options={"max_workers": 1},
+        store="file",
+        store_options={"path": str(tmp_path / "jobs")},
+    ) as provider:
         backend = provider.get_backend("faulty")
         first = backend.run(blocker, shots=10)
         wait_for((tmp_path / "started").exists, 60, "the blocking job to start")
@@ -105,7 +105,9 @@ def test_cancel_of_a_wholly_queued_job_returns_true_and_nothing_runs(
     )
 
 
-def test_cancel_of_a_finished_job_returns_false_and_changes_nothing(tmp_path: Path, faulty_plugin: Path, faults) -> None:
+def test_cancel_of_a_finished_job_returns_false_and_changes_nothing(
+    tmp_path: Path, faulty_plugin: Path, faults
+) -> None:
     with Provider(store="file", store_options={"path": str(tmp_path / "jobs")}) as provider:
         done = provider.get_backend("aer").run(x_circuit(2, 2), shots=10)
         counts = done.result(timeout=60).get_counts()

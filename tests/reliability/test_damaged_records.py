@@ -56,7 +56,10 @@ def _deep(depth: int) -> bytes:
 
 # name -> (make the stored bytes from a valid record of BAD_ID and a marker path, expected error)
 DAMAGE: dict[str, tuple[Callable[[JobRecord, Path], bytes], type[JobError]]] = {
-    "truncated to half": (lambda r, m: encode_record(r).encode()[: len(encode_record(r)) // 2], JobCorruptError),
+    "truncated to half": (
+        lambda r, m: encode_record(r).encode()[: len(encode_record(r)) // 2],
+        JobCorruptError,
+    ),
     "truncated to one byte": (lambda r, m: b"{", JobCorruptError),
     "empty": (lambda r, m: b"", JobCorruptError),
     "binary garbage (not UTF-8)": (lambda r, m: bytes(range(256)) * 4, JobCorruptError),
@@ -71,11 +74,18 @@ DAMAGE: dict[str, tuple[Callable[[JobRecord, Path], bytes], type[JobError]]] = {
     "required field missing": (lambda r, m: _with(r, circuits=...), JobCorruptError),
     "unknown extra field": (lambda r, m: _with(r, surprise=1), JobCorruptError),
     "circuits not base64": (lambda r, m: _with(r, circuits="%%% not base64 %%%"), JobCorruptError),
-    "circuits base64 of garbage": (lambda r, m: _with(r, circuits=base64.b64encode(b"garbage" * 9).decode()), JobCorruptError),
+    "circuits base64 of garbage": (
+        lambda r, m: _with(r, circuits=base64.b64encode(b"garbage" * 9).decode()),
+        JobCorruptError,
+    ),
     "circuits a pickle payload": (
-        lambda r, m: _with(r, circuits=base64.b64encode(pickle.dumps(_Marker(m))).decode()), JobCorruptError),
+        lambda r, m: _with(r, circuits=base64.b64encode(pickle.dumps(_Marker(m))).decode()),
+        JobCorruptError,
+    ),
     "result a pickle payload": (
-        lambda r, m: _with(r, result=base64.b64encode(pickle.dumps(_Marker(m))).decode()), JobCorruptError),
+        lambda r, m: _with(r, result=base64.b64encode(pickle.dumps(_Marker(m))).decode()),
+        JobCorruptError,
+    ),
     "whole record a pickle payload": (lambda r, m: pickle.dumps(_Marker(m)), JobCorruptError),
     "status unknown": (lambda r, m: _with(r, status="EXPLODED"), JobCorruptError),
     "status wrong type": (lambda r, m: _with(r, status=3), JobCorruptError),
@@ -83,7 +93,10 @@ DAMAGE: dict[str, tuple[Callable[[JobRecord, Path], bytes], type[JobError]]] = {
     "shots a string": (lambda r, m: _with(r, shots="many"), JobCorruptError),
     "result malformed": (lambda r, m: _with(r, result={"foo": 1}), JobCorruptError),
     "chunks malformed": (lambda r, m: _with(r, chunks=[{"start": "a"}]), JobCorruptError),
-    "record of another job": (lambda r, m: encode_record(attrs.evolve(r, job_id="someone-else")).encode(), JobCorruptError),
+    "record of another job": (
+        lambda r, m: encode_record(attrs.evolve(r, job_id="someone-else")).encode(),
+        JobCorruptError,
+    ),
 }
 
 
@@ -130,7 +143,9 @@ def test_damaged_records_give_typed_errors_and_leave_the_rest_readable(
             warnings.simplefilter("always")
             listed = {s.job_id for s in store.list()}
         assert listed >= set(GOOD_IDS), damage
-        if kind == "file":  # the file store reads summary fields to list: if they are damaged, it skips with a warning
+        if (
+            kind == "file"
+        ):  # the file store reads summary fields to list: if they are damaged, it skips with a warning
             assert BAD_ID in listed or any(BAD_ID in str(w.message) for w in warned), damage
             skipped += BAD_ID not in listed
         else:  # sqlite lists from indexed columns: the damaged record shows, and fails only on load
@@ -149,14 +164,19 @@ def test_damaged_records_give_typed_errors_and_leave_the_rest_readable(
         len(tried),
         "each load gave JobCorruptError (JobIncompatibleError for the future format) carrying the job "
         "id; listing never raised"
-        + (f" and skipped {skipped} damaged files with a warning naming the job (the others have intact "
-           "summary fields, so they are listed and fail only on load)" if kind == "file" else
-           " (sqlite lists from indexed columns, so the damaged job shows and fails only on load)")
+        + (
+            f" and skipped {skipped} damaged files with a warning naming the job (the others have intact "
+            "summary fields, so they are listed and fail only on load)"
+            if kind == "file"
+            else " (sqlite lists from indexed columns, so the damaged job shows and fails only on load)"
+        )
         + "; the other records stayed readable; no pickle payload ran",
     )
 
 
-def test_damaged_index_columns_never_crash_sqlite_listing(tmp_path: Path, done_record: JobRecord, faults) -> None:
+def test_damaged_index_columns_never_crash_sqlite_listing(
+    tmp_path: Path, done_record: JobRecord, faults
+) -> None:
     store = SqliteStore(tmp_path / "jobs.sqlite")
     for job_id in GOOD_IDS:
         store.save(attrs.evolve(done_record, job_id=job_id))
@@ -210,7 +230,9 @@ def test_foreign_files_in_a_file_store_are_not_listed(tmp_path: Path, done_recor
 
 
 @pytest.mark.parametrize("content", ["text", "foreign-sqlite"])
-def test_a_foreign_database_file_is_a_store_error(tmp_path: Path, done_record: JobRecord, content: str, faults) -> None:
+def test_a_foreign_database_file_is_a_store_error(
+    tmp_path: Path, done_record: JobRecord, content: str, faults
+) -> None:
     path = tmp_path / "jobs.sqlite"
     if content == "text":
         path.write_text("this is not a database\n" * 100)
@@ -220,7 +242,9 @@ def test_a_foreign_database_file_is_a_store_error(tmp_path: Path, done_record: J
         with sqlite3.connect(path) as db:
             db.execute("CREATE TABLE jobs (id INTEGER PRIMARY KEY, payload BLOB)")
         before = path.read_bytes()
-        with pytest.raises(StoreError, match="is not a qdispatch job store: its 'jobs' table has the columns id, payload"):
+        with pytest.raises(
+            StoreError, match="is not a qdispatch job store: its 'jobs' table has the columns id, payload"
+        ):
             SqliteStore(path)
         assert path.read_bytes() == before
     faults.record(

@@ -65,12 +65,18 @@ def expected(ones: int) -> dict[str, int]:
 @pytest.mark.parametrize("executor", ["thread", "process"])
 def test_five_thousand_small_jobs(executor: str, tmp_path: Path, faults) -> None:
     circuits = [x_circuit(WIDTH, ones) for ones in range(WIDTH + 1)]
-    with Provider(executor=executor, executor_options={"max_workers": 2}, store="sqlite",
-                  store_options={"path": str(tmp_path / "jobs.sqlite")}) as provider:
+    with Provider(
+        executor=executor,
+        executor_options={"max_workers": 2},
+        store="sqlite",
+        store_options={"path": str(tmp_path / "jobs.sqlite")},
+    ) as provider:
         # Threads share this process's cores: one Aer thread per simulation, as for any small circuits.
         # The process executor gives each worker its share of the cores by itself.
         backend = provider.get_backend("aer", **({"max_parallel_threads": 1} if executor == "thread" else {}))
-        backend.run(circuits[0], shots=SHOTS).result(timeout=120)  # workers started: measure jobs, not start-up
+        backend.run(circuits[0], shots=SHOTS).result(
+            timeout=120
+        )  # workers started: measure jobs, not start-up
         with PeakRss() as memory:
             began = time.monotonic()
             jobs = [backend.run(circuits[i % len(circuits)], shots=SHOTS) for i in range(JOBS)]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -13,18 +11,10 @@ import pytest
 from qiskit.providers import JobStatus
 
 from qdispatch import JobFailedError, Provider
-from qdispatch.testing import x_circuit
+from qdispatch.testing import wait_for, x_circuit
 
 REPETITIONS = 10
 MAX_WORKERS = 2
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``condition`` until true, failing after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def workers() -> list[psutil.Process]:
@@ -52,8 +42,12 @@ def expected(k: int) -> dict[str, int]:
 @pytest.mark.slow
 def test_workers_dying_mid_task_fail_only_their_job(tmp_path: Path, faulty_plugin: Path, faults) -> None:
     before = children()
-    provider = Provider(executor="process", executor_options={"max_workers": MAX_WORKERS},
-                        store="file", store_options={"path": str(tmp_path / "jobs")})
+    provider = Provider(
+        executor="process",
+        executor_options={"max_workers": MAX_WORKERS},
+        store="file",
+        store_options={"path": str(tmp_path / "jobs")},
+    )
     messages = []
     most_workers = 0
     with provider:
@@ -116,8 +110,12 @@ def test_workers_dying_mid_task_fail_only_their_job(tmp_path: Path, faulty_plugi
 def test_a_task_raising_in_a_worker_fails_its_job_and_keeps_the_worker(
     tmp_path: Path, faulty_plugin: Path, faults
 ) -> None:
-    with Provider(executor="process", executor_options={"max_workers": 1}, store="file",
-                  store_options={"path": str(tmp_path / "jobs")}) as provider:
+    with Provider(
+        executor="process",
+        executor_options={"max_workers": 1},
+        store="file",
+        store_options={"path": str(tmp_path / "jobs")},
+    ) as provider:
         backend = provider.get_backend("faulty")
         assert backend.run(x_circuit(3, 1), shots=20).result(timeout=90).get_counts() == expected(1)
         pids = [p.pid for p in workers()]
@@ -137,13 +135,19 @@ def test_a_task_raising_in_a_worker_fails_its_job_and_keeps_the_worker(
 
 
 def test_an_idle_worker_killed_is_replaced_without_failing_a_job(tmp_path: Path, faults) -> None:
-    with Provider(executor="process", executor_options={"max_workers": 1}, store="file",
-                  store_options={"path": str(tmp_path / "jobs")}) as provider:
+    with Provider(
+        executor="process",
+        executor_options={"max_workers": 1},
+        store="file",
+        store_options={"path": str(tmp_path / "jobs")},
+    ) as provider:
         backend = provider.get_backend("aer")
         assert backend.run(x_circuit(3, 1), shots=20).result(timeout=90).get_counts() == expected(1)
         (idle,) = workers()
         idle.kill()  # the executor, not psutil, must reap it: wait for it to be dead only
-        wait_for(lambda: not idle.is_running() or idle.status() == psutil.STATUS_ZOMBIE, 30, "the worker to die")
+        wait_for(
+            lambda: not idle.is_running() or idle.status() == psutil.STATUS_ZOMBIE, 30, "the worker to die"
+        )
         jobs = [backend.run(x_circuit(3, k), shots=20) for k in range(4)]
         assert [job.result(timeout=90).get_counts() for job in jobs] == [expected(k) for k in range(4)]
         assert [p.pid for p in workers()] != [idle.pid]
@@ -160,14 +164,21 @@ def test_workers_that_cannot_start_give_a_clear_error_and_the_pool_recovers(
 ) -> None:
     import qdispatch.executors.process as process_executor
 
-    with Provider(executor="process", executor_options={"max_workers": 1}, store="file",
-                  store_options={"path": str(tmp_path / "jobs")}) as provider:
+    with Provider(
+        executor="process",
+        executor_options={"max_workers": 1},
+        store="file",
+        store_options={"path": str(tmp_path / "jobs")},
+    ) as provider:
         backend = provider.get_backend("aer")
         with monkeypatch.context() as patched:
             patched.setattr(process_executor, "WORKER_COMMAND", "import sys; sys.exit(5)")
             job = backend.run(x_circuit(3, 1), shots=20)
-            with pytest.raises(JobFailedError, match=r"no worker process could take task 0 .* 3 in a row ended "
-                                                     r"before starting it, the last \(pid \d+\) died with exit code 5"):
+            with pytest.raises(
+                JobFailedError,
+                match=r"no worker process could take task 0 .* 3 in a row ended "
+                r"before starting it, the last \(pid \d+\) died with exit code 5",
+            ):
                 job.result(timeout=90)
         assert backend.run(x_circuit(3, 2), shots=20).result(timeout=90).get_counts() == expected(2)
     faults.record(

@@ -1,4 +1,7 @@
-"""Security: no pickle in stored data, owner-only files, secrets kept out, SQL parameterised, plugins blockable."""
+"""Security: no pickle in stored data, owner-only files, secrets kept out, SQL parameterised.
+
+And plugins can be blocked.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +30,15 @@ from qdispatch.stores.file import FileStore
 from qdispatch.stores.sqlite import SqliteStore
 from qdispatch.testing import bell, x_circuit
 
-PICKLE_SIGNS = (b"__reduce__", b"cbuiltins", b"c__builtin__", b"cposix", b"copyreg", b"\x80\x04\x95", b"\x80\x05\x95")
+PICKLE_SIGNS = (
+    b"__reduce__",
+    b"cbuiltins",
+    b"c__builtin__",
+    b"cposix",
+    b"copyreg",
+    b"\x80\x04\x95",
+    b"\x80\x05\x95",
+)
 
 
 def store_path(kind: str, root: Path) -> Path:
@@ -39,7 +50,9 @@ def all_bytes(path: Path) -> bytes:
     """Every byte a store keeps: the directory's files, or the database with its -wal and -shm."""
     if path.is_dir():
         return b"".join(p.read_bytes() for p in sorted(path.iterdir()) if p.is_file())
-    return b"".join(Path(f"{path}{s}").read_bytes() for s in ("", "-wal", "-shm") if Path(f"{path}{s}").exists())
+    return b"".join(
+        Path(f"{path}{s}").read_bytes() for s in ("", "-wal", "-shm") if Path(f"{path}{s}").exists()
+    )
 
 
 def stored_texts(kind: str, path: Path) -> dict[str, str | bytes]:
@@ -77,8 +90,9 @@ def varied_jobs(provider: Provider, tmp_path: Path) -> list[Any]:
 @pytest.mark.parametrize("kind", ["file", "sqlite"])
 def test_persisted_data_holds_no_pickle(kind: str, tmp_path: Path, faulty_plugin: Path, faults) -> None:
     path = store_path(kind, tmp_path)
-    with Provider(executor="thread", executor_options={"max_workers": 1}, store=kind,
-                  store_options={"path": str(path)}) as provider:
+    with Provider(
+        executor="thread", executor_options={"max_workers": 1}, store=kind, store_options={"path": str(path)}
+    ) as provider:
         jobs = varied_jobs(provider, tmp_path)
         for job in jobs:
             job.persist()
@@ -142,16 +156,21 @@ def test_loading_a_record_never_unpickles(
     path = store_path(kind, tmp_path)
     store = FileStore(path) if kind == "file" else SqliteStore(path)
     store.save(done_record)
-    valid = json.loads((path / f"{done_record.job_id}.json").read_text()) if kind == "file" else json.loads(
-        stored_texts(kind, path)[done_record.job_id])
+    valid = (
+        json.loads((path / f"{done_record.job_id}.json").read_text())
+        if kind == "file"
+        else json.loads(stored_texts(kind, path)[done_record.job_id])
+    )
     crafted: dict[str, bytes] = {
         "raw-pickle": payload,
         "circuits-pickle": json.dumps({**valid, "job_id": "circuits-pickle", "circuits": encoded}).encode(),
         "result-pickle": json.dumps({**valid, "job_id": "result-pickle", "result": encoded}).encode(),
-        "metadata-pickle": json.dumps({**valid, "job_id": "metadata-pickle",
-                                       "run_options": {"x": {"py/reduce": encoded}}}).encode(),
-        "provenance-pickle": json.dumps({**valid, "job_id": "provenance-pickle",
-                                         "provenance": {**valid["provenance"], "seed": encoded}}).encode(),
+        "metadata-pickle": json.dumps(
+            {**valid, "job_id": "metadata-pickle", "run_options": {"x": {"py/reduce": encoded}}}
+        ).encode(),
+        "provenance-pickle": json.dumps(
+            {**valid, "job_id": "provenance-pickle", "provenance": {**valid["provenance"], "seed": encoded}}
+        ).encode(),
     }
     for job_id, content in crafted.items():
         if kind == "file":
@@ -173,13 +192,21 @@ def test_loading_a_record_never_unpickles(
         with warnings.catch_warnings(record=True):  # the file store warns that it skipped raw-pickle
             warnings.simplefilter("always")
             provider.jobs()
-        restored = provider.job(done_record.job_id)  # a valid finished job loads with its result, no unpickling
+        restored = provider.job(
+            done_record.job_id
+        )  # a valid finished job loads with its result, no unpickling
         assert restored.result().get_counts() == done_record.result.get_counts()  # type: ignore[union-attr]
     assert calls == [] and not marker.exists()
-    assert outcomes["raw-pickle"] == outcomes["circuits-pickle"] == outcomes["result-pickle"] == "JobCorruptError"
+    assert (
+        outcomes["raw-pickle"]
+        == outcomes["circuits-pickle"]
+        == outcomes["result-pickle"]
+        == "JobCorruptError"
+    )
     faults.record(
         "security",
-        f"records carrying a pickle payload (whole record, circuits, result, run options, provenance; {kind} store), "
+        "records carrying a pickle payload "
+        f"(whole record, circuits, result, run options, provenance; {kind} store), "
         "loaded with pickle.load/loads/Unpickler booby-trapped",
         len(crafted),
         "; ".join(f"{k}: {v.split(';')[0]}" for k, v in outcomes.items())
@@ -219,15 +246,20 @@ def test_store_files_are_owner_only(umask: int, tmp_path: Path, done_record: Job
     assert len([p for p in checked if not p.is_dir()]) >= 8
     faults.record(
         "security",
-        f"store permissions under umask {umask:04o} (default sqlite store with -wal/-shm, file store, new directories)",
+        f"store permissions under umask {umask:04o} "
+        "(default sqlite store with -wal/-shm, file store, new directories)",
         len(checked),
         f"all {len(checked)} paths checked: directories 0700, files 0600",
     )
 
 
 def test_secrets_never_reach_records_logs_or_output(
-    tmp_path: Path, faulty_plugin: Path, monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str], faults,
+    tmp_path: Path,
+    faulty_plugin: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+    faults,
 ) -> None:
     import logging
 
@@ -241,15 +273,21 @@ def test_secrets_never_reach_records_logs_or_output(
     ids = []
     for kind, path in places.items():
         for executor in ("thread", "process"):
-            with Provider(executor=executor, executor_options={"max_workers": 1}, store=kind,
-                          store_options={"path": str(path)}) as provider:
+            with Provider(
+                executor=executor,
+                executor_options={"max_workers": 1},
+                store=kind,
+                store_options={"path": str(path)},
+            ) as provider:
                 backend = provider.get_backend("faulty")
                 assert backend.device_options["token"] == token and backend.device.has_token  # it was used
                 explicit = provider.get_backend("faulty", token=token)
                 failing = x_circuit(2, 1)
                 failing.metadata = {"raise": "service refused the request"}
-                jobs = [backend.run(x_circuit(2, 2), shots=10, tags=["secret-test"]),
-                        explicit.run(failing, shots=10)]
+                jobs = [
+                    backend.run(x_circuit(2, 2), shots=10, tags=["secret-test"]),
+                    explicit.run(failing, shots=10),
+                ]
                 jobs[0].result(timeout=90)
                 with pytest.raises(JobFailedError):
                     jobs[1].result(timeout=90)
@@ -279,15 +317,15 @@ def test_secrets_never_reach_records_logs_or_output(
         "jobs run on thread and process executors, failed and finished, persisted, restored, shown by "
         "`qdispatch job` and `qdispatch jobs`",
         len(ids),
-        "the token was used (the device saw it; restore took it from the configuration) but appears in none of: "
-        + ", ".join(searched) + ", nor in job repr or HTML",
+        "the token was used (the device saw it; restore took it from the configuration) "
+        "but appears in none of: " + ", ".join(searched) + ", nor in job repr or HTML",
     )
 
 
 INJECTIONS = [
     "x' OR '1'='1",
     "'; DROP TABLE jobs; --",
-    "\" OR \"\"=\"",
+    '" OR ""="',
     "%",
     "_",
     "1; DELETE FROM jobs",
@@ -297,7 +335,9 @@ INJECTIONS = [
 
 
 @pytest.mark.parametrize("kind", ["file", "sqlite"])
-def test_sql_injection_strings_are_only_data(kind: str, tmp_path: Path, done_record: JobRecord, faults) -> None:
+def test_sql_injection_strings_are_only_data(
+    kind: str, tmp_path: Path, done_record: JobRecord, faults
+) -> None:
     path = store_path(kind, tmp_path)
     with Provider(store=kind, store_options={"path": str(path)}) as provider:
         store = provider.store
@@ -349,9 +389,9 @@ def register_backends(register):
     register("marked", lambda **options: None)
 '''
 
-SNEAKY_MODULE = '''import os, pathlib
+SNEAKY_MODULE = """import os, pathlib
 pathlib.Path(os.environ["QDISPATCH_TEST_SNEAKY"]).write_text("imported")
-'''
+"""
 
 PROBE = """
 import json, sys
@@ -374,8 +414,12 @@ def test_disabling_a_plugin_prevents_its_import(tmp_path: Path, qdispatch_home: 
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: qdispatch-marker\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[qdispatch]\nmarker = qdispatch_marker\n")
     marker, sneaky = tmp_path / "marker", tmp_path / "sneaky"
-    base = {**os.environ, "PYTHONPATH": str(site), "QDISPATCH_TEST_MARKER": str(marker),
-            "QDISPATCH_TEST_SNEAKY": str(sneaky)}
+    base = {
+        **os.environ,
+        "PYTHONPATH": str(site),
+        "QDISPATCH_TEST_MARKER": str(marker),
+        "QDISPATCH_TEST_SNEAKY": str(sneaky),
+    }
     config = qdispatch_home / "config.toml"
     scenarios: dict[str, tuple[dict[str, str], str]] = {
         "enabled (control)": ({}, ""),
@@ -387,8 +431,9 @@ def test_disabling_a_plugin_prevents_its_import(tmp_path: Path, qdispatch_home: 
     for name, (extra, config_text) in scenarios.items():
         marker.unlink(missing_ok=True)
         config.write_text(config_text)
-        completed = subprocess.run([sys.executable, "-c", PROBE], env={**base, **extra},
-                                   capture_output=True, text=True, timeout=180)
+        completed = subprocess.run(
+            [sys.executable, "-c", PROBE], env={**base, **extra}, capture_output=True, text=True, timeout=180
+        )
         if "AUTOLOAD" in name:
             # Nothing at all is loaded, built-ins included: the probe cannot even find its executor.
             assert completed.returncode != 0 and "unknown executor 'process'" in completed.stderr
@@ -399,7 +444,9 @@ def test_disabling_a_plugin_prevents_its_import(tmp_path: Path, qdispatch_home: 
             assert result["counts"] == {"01": 10}
             enabled = name.startswith("enabled")
             assert result["imported"] is enabled and ("marked" in result["backends"]) is enabled
-            seen[name] = "imported and registered" if enabled else "never imported (here or in the worker); aer ran"
+            seen[name] = (
+                "imported and registered" if enabled else "never imported (here or in the worker); aer ran"
+            )
         assert marker.exists() is name.startswith("enabled"), name
         assert not sneaky.exists(), "a module without an entry point was imported"
     faults.record(

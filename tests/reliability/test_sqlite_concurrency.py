@@ -40,8 +40,13 @@ def test_threads_and_processes_share_one_store(tmp_path: Path, done_record: JobR
     template = tmp_path / "template.json"
     template.write_text(encode_record(done_record), encoding="utf-8")
     processes = [
-        subprocess.Popen(tools.helper("sqlite_writer.py", path, template, f"proc{k}", PER_PROCESS, k),
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            tools.helper("sqlite_writer.py", path, template, f"proc{k}", PER_PROCESS, k),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for k in range(PROCESSES)
     ]
     try:

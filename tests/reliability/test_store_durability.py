@@ -67,7 +67,9 @@ def test_sigkill_while_persisting_loses_nothing(store_name: str, tmp_path: Path,
     seed = 1000 + len(store_name)
     completed = subprocess.run(
         tools.helper("persist_and_die.py", store_name, path, log, KILLS, seed),
-        capture_output=True, text=True, timeout=240,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert completed.returncode == 0, completed.stderr
     summary = json.loads(completed.stdout.splitlines()[-1])
@@ -139,7 +141,10 @@ def test_sigkill_while_persisting_loses_nothing(store_name: str, tmp_path: Path,
         f"{inside_persist} kills landed inside persist(); all {len(persisted)} jobs whose persist() "
         f"had returned are listed and load intact ({len(finished)} finished ones restore with their "
         f"result, no re-run); {len(listed)} records in all, none damaged"
-        + (f"; {leftovers} temporary files left by killed writers, never listed, removed once stale"
-           if store_name == "file" else "; PRAGMA integrity_check ok")
+        + (
+            f"; {leftovers} temporary files left by killed writers, never listed, removed once stale"
+            if store_name == "file"
+            else "; PRAGMA integrity_check ok"
+        )
         + "; the store reopens and the next write succeeds",
     )

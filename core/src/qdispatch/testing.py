@@ -10,13 +10,25 @@ Fixtures:
   manager for the test's duration.
 
 Circuits with known outcomes: :func:`seed_circuit`, :func:`bell`, :func:`x_circuit`.
+
+Helpers for tests of plugins and of the core:
+
+* :func:`wait_for`: poll a condition until it holds, failing the test after a
+  timeout (instead of a hand-written deadline loop).
+* :func:`plugin_registered`: register a plugin object for a ``with`` block,
+  unregistered on the way out even if the block raises.
+* :class:`RegisteringPlugin` and :func:`backend_registered`: a plugin that
+  offers the backends, executors and stores it is given.
+* :class:`RaisingPlugin`: a plugin whose lifecycle hooks raise.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import pytest
@@ -26,8 +38,28 @@ from qdispatch.hookspecs import hookimpl
 from qdispatch.plugins import PluginManager, get_plugin_manager, reset_plugin_manager
 from qdispatch.provider import Provider
 
-ISOLATED_VARIABLES = ("QDISPATCH_EXECUTOR", "QDISPATCH_STORE", "QDISPATCH_DISABLED_PLUGINS",
-                      "QDISPATCH_DISABLE_PLUGIN_AUTOLOAD", "QDISPATCH_AUTOSAVE", "QDISPATCH_MAX_CIRCUITS_PER_TASK")
+T = TypeVar("T")
+P = TypeVar("P")
+
+LIFECYCLE_HOOKS = (
+    "job_created",
+    "job_submitted",
+    "job_status_changed",
+    "job_progress",
+    "job_finished",
+    "job_persisted",
+    "job_restored",
+)
+"""The hooks called for every job (as opposed to the ``register_*`` hooks)."""
+
+ISOLATED_VARIABLES = (
+    "QDISPATCH_EXECUTOR",
+    "QDISPATCH_STORE",
+    "QDISPATCH_DISABLED_PLUGINS",
+    "QDISPATCH_DISABLE_PLUGIN_AUTOLOAD",
+    "QDISPATCH_AUTOSAVE",
+    "QDISPATCH_MAX_CIRCUITS_PER_TASK",
+)
 
 
 @attrs.define
@@ -126,13 +158,140 @@ def plugin_manager(qdispatch_home: Path) -> PluginManager:
 @pytest.fixture
 def hook_recorder(plugin_manager: PluginManager) -> Iterator[HookRecorder]:
     """Record lifecycle hook calls on the shared plugin manager during the test."""
-    recorder = HookRecorder()
-    plugin_manager.register(recorder, name="hook-recorder")
-    try:
+    with plugin_registered(plugin_manager, HookRecorder(), "hook-recorder") as recorder:
         yield recorder
-    finally:
-        plugin_manager.unregister(name="hook-recorder")
 
+
+def wait_for(predicate: Callable[[], T], timeout: float, message: str, *, interval: float = 0.02) -> T:
+    """Call ``predicate`` every ``interval`` seconds until it returns a true value, and return that value.
+
+    :param predicate: the condition, called with no arguments.
+    :param timeout: seconds to wait before failing.
+    :param message: what is awaited, for the failure: "the job to start".
+    :raises AssertionError: ``timed out after {timeout} s waiting for {message}``.
+    """
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {message}")
+        time.sleep(interval)
+    return value
+
+
+@contextlib.contextmanager
+def plugin_registered(plugin_manager: PluginManager, plugin: P, name: str) -> Iterator[P]:
+    """Register ``plugin`` as ``name`` for the ``with`` block and yield it; unregister it on the way out.
+
+    :param plugin_manager: usually the ``plugin_manager`` fixture (the shared one).
+    :param plugin: an object (or module) with :data:`qdispatch.hookimpl` methods.
+    :param name: the plugin's name, as a warning about it would show it.
+    """
+    plugin_manager.register(plugin, name=name)
+    try:
+        yield plugin
+    finally:
+        plugin_manager.unregister(name=name)
+
+
+Factories = Mapping[str, Callable[..., Any]]
+
+
+class RegisteringPlugin:
+    """A plugin offering the factories it is given, by name.
+
+    ``RegisteringPlugin(backends={"picky": Picky}, executors={"remote": RemoteExecutor})``
+    registers ``Picky`` as backend ``picky`` and ``RemoteExecutor`` as executor
+    ``remote``; each factory is called as the core would call it (``factory(**options)``).
+    """
+
+    def __init__(
+        self,
+        *,
+        backends: Factories | None = None,
+        executors: Factories | None = None,
+        stores: Factories | None = None,
+    ) -> None:
+        self.backends = dict(backends or {})
+        self.executors = dict(executors or {})
+        self.stores = dict(stores or {})
+
+    @hookimpl
+    def register_backends(self, register: Callable[[str, Callable[..., Any]], None]) -> None:
+        """Register the backends."""
+        for name, factory in self.backends.items():
+            register(name, factory)
+
+    @hookimpl
+    def register_executors(self, register: Callable[[str, Callable[..., Any]], None]) -> None:
+        """Register the executors."""
+        for name, factory in self.executors.items():
+            register(name, factory)
+
+    @hookimpl
+    def register_stores(self, register: Callable[[str, Callable[..., Any]], None]) -> None:
+        """Register the stores."""
+        for name, factory in self.stores.items():
+            register(name, factory)
+
+
+def backend_registered(
+    plugin_manager: PluginManager, name: str, factory: Callable[..., Any]
+) -> contextlib.AbstractContextManager[RegisteringPlugin]:
+    """Offer ``factory`` as backend ``name`` for the ``with`` block, through a plugin also named ``name``."""
+    return plugin_registered(plugin_manager, RegisteringPlugin(backends={name: factory}), name)
+
+
+class RaisingPlugin:
+    """A plugin whose lifecycle hooks raise ``RuntimeError("boom in <hook>")``.
+
+    :param hooks: the hooks that raise (default: every one in :data:`LIFECYCLE_HOOKS`);
+        the others do nothing.
+    """
+
+    def __init__(self, hooks: Iterable[str] = LIFECYCLE_HOOKS) -> None:
+        self.hooks = frozenset(hooks)
+        unknown = self.hooks - set(LIFECYCLE_HOOKS)
+        if unknown:
+            raise ValueError(f"not lifecycle hooks: {', '.join(sorted(unknown))}")
+
+    def _raise(self, hook: str) -> None:
+        if hook in self.hooks:
+            raise RuntimeError(f"boom in {hook}")
+
+    @hookimpl
+    def job_created(self, job: Any) -> None:
+        """Raise if ``job_created`` is one of :attr:`hooks`."""
+        self._raise("job_created")
+
+    @hookimpl
+    def job_submitted(self, job: Any) -> None:
+        """Raise if ``job_submitted`` is one of :attr:`hooks`."""
+        self._raise("job_submitted")
+
+    @hookimpl
+    def job_status_changed(self, job: Any, old: Any, new: Any) -> None:
+        """Raise if ``job_status_changed`` is one of :attr:`hooks`."""
+        self._raise("job_status_changed")
+
+    @hookimpl
+    def job_progress(self, job: Any, progress: Any) -> None:
+        """Raise if ``job_progress`` is one of :attr:`hooks`."""
+        self._raise("job_progress")
+
+    @hookimpl
+    def job_finished(self, job: Any) -> None:
+        """Raise if ``job_finished`` is one of :attr:`hooks`."""
+        self._raise("job_finished")
+
+    @hookimpl
+    def job_persisted(self, job: Any, location: str) -> None:
+        """Raise if ``job_persisted`` is one of :attr:`hooks`."""
+        self._raise("job_persisted")
+
+    @hookimpl
+    def job_restored(self, job: Any) -> None:
+        """Raise if ``job_restored`` is one of :attr:`hooks`."""
+        self._raise("job_restored")
 
 
 def seed_circuit() -> QuantumCircuit:

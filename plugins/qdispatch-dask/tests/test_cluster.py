@@ -37,7 +37,9 @@ def test_executor_keeps_the_plugin_contract(cluster: DaskCluster) -> None:
     assert report.outcome("cancel running") == "skipped"  # a worker thread cannot be interrupted
 
 
-def test_job_runs_on_the_cluster(dask_provider: Provider, cluster: DaskCluster, hook_recorder: HookRecorder) -> None:
+def test_job_runs_on_the_cluster(
+    dask_provider: Provider, cluster: DaskCluster, hook_recorder: HookRecorder
+) -> None:
     backend = dask_provider.get_backend("aer", max_parallel_threads=1)
     job = backend.run(bell(), shots=200, seed_simulator=7)
     result = job.result(timeout=60)
@@ -57,7 +59,9 @@ def test_forty_circuits_run_in_chunks_on_both_workers(dask_provider: Provider, c
     circuits = [x_circuit(5, i % 6) for i in range(40)]
     job = backend.run(circuits, shots=20, max_circuits_per_task=5)
     result = job.result(timeout=60)
-    assert [result.get_counts(i) for i in range(40)] == [{"0" * (5 - i % 6) + "1" * (i % 6): 20} for i in range(40)]
+    assert [result.get_counts(i) for i in range(40)] == [
+        {"0" * (5 - i % 6) + "1" * (i % 6): 20} for i in range(40)
+    ]
     ran_on = set(workers_of(result))
     assert ran_on == set(cluster.addresses().values()), "both workers must have run chunks"
     assert job.progress().finished_count == 40
@@ -67,11 +71,19 @@ def test_options_travel_with_the_task(dask_provider: Provider) -> None:
     qc = QuantumCircuit(3)
     qc.h(range(3))
     qc.measure_all()
-    dask_counts = dask_provider.get_backend("aer", seed_simulator=11, max_parallel_threads=1).run(
-        qc, shots=300).result(timeout=60).get_counts()
+    dask_counts = (
+        dask_provider.get_backend("aer", seed_simulator=11, max_parallel_threads=1)
+        .run(qc, shots=300)
+        .result(timeout=60)
+        .get_counts()
+    )
     with Provider(executor="thread") as local:
-        thread_counts = local.get_backend("aer", seed_simulator=11, max_parallel_threads=1).run(
-            qc, shots=300).result(timeout=60).get_counts()
+        thread_counts = (
+            local.get_backend("aer", seed_simulator=11, max_parallel_threads=1)
+            .run(qc, shots=300)
+            .result(timeout=60)
+            .get_counts()
+        )
     assert dask_counts == thread_counts
     assert len(dask_counts) > 4  # really random, so equal counts mean the same seed was used
 
@@ -89,7 +101,11 @@ def test_status_progress_and_timeout_while_running(
     job.wait_for_final_state(timeout=60, wait=0.1)
     assert job.status() is JobStatus.DONE
     assert job.progress().finished_count == 2
-    assert hook_recorder.transitions(job.job_id()) == [("INITIALIZING", "QUEUED"), ("QUEUED", "RUNNING"), ("RUNNING", "DONE")]
+    assert hook_recorder.transitions(job.job_id()) == [
+        ("INITIALIZING", "QUEUED"),
+        ("QUEUED", "RUNNING"),
+        ("RUNNING", "DONE"),
+    ]
 
 
 def test_job_waiting_for_busy_workers_is_queued(
@@ -105,7 +121,9 @@ def test_job_waiting_for_busy_workers_is_queued(
     assert hook_recorder.transitions(waiting.job_id())[-1][1] == "DONE"
 
 
-def test_cancel_drops_queued_tasks_and_lets_running_ones_finish(dask_provider: Provider, cluster: DaskCluster) -> None:
+def test_cancel_drops_queued_tasks_and_lets_running_ones_finish(
+    dask_provider: Provider, cluster: DaskCluster
+) -> None:
     backend = dask_provider.get_backend("aer", max_parallel_threads=1)
     alone = backend.run(heavy_circuit(), shots=5)
     mixed = backend.run([heavy_circuit() for _ in range(3)], shots=5, max_circuits_per_task=1)
@@ -125,7 +143,9 @@ def test_cancel_drops_queued_tasks_and_lets_running_ones_finish(dask_provider: P
     assert mixed.status() is JobStatus.CANCELLED
     assert alone.result(timeout=60).success and alone.status() is JobStatus.DONE
     for job in (queued, mixed):
-        wait_until(lambda job=job: not cluster.scheduler_keys(job.job_id()), 30, "the scheduler to forget the tasks")
+        wait_until(
+            lambda job=job: not cluster.scheduler_keys(job.job_id()), 30, "the scheduler to forget the tasks"
+        )
     assert cluster.computed_keys(queued.job_id()) == []
     assert len(cluster.computed_keys(mixed.job_id())) == 1  # the two dropped tasks never ran
 

@@ -13,7 +13,9 @@ from qdispatch.testing import bell, x_circuit
 from qdispatch_dask.executor import DaskExecutor
 
 
-def test_local_cluster_starts_on_first_use_and_closes_on_shutdown(live_children: Callable[[], set[int]]) -> None:
+def test_local_cluster_starts_on_first_use_and_closes_on_shutdown(
+    live_children: Callable[[], set[int]],
+) -> None:
     before = live_children()
     provider = Provider(executor="dask", executor_options={"n_workers": 2, "threads_per_worker": 1})
     try:
@@ -24,7 +26,9 @@ def test_local_cluster_starts_on_first_use_and_closes_on_shutdown(live_children:
         job = backend.run([x_circuit(3, i % 4) for i in range(8)], shots=10, max_circuits_per_task=2)
         result = job.result(timeout=120)
         assert job.status() is JobStatus.DONE
-        assert [result.get_counts(i) for i in range(8)] == [{"0" * (3 - i % 4) + "1" * (i % 4): 10} for i in range(8)]
+        assert [result.get_counts(i) for i in range(8)] == [
+            {"0" * (3 - i % 4) + "1" * (i % 4): 10} for i in range(8)
+        ]
         assert executor.scheduler_address is not None
         assert executor.scheduler_address.startswith("tcp://127.0.0.1:")
         workers = executor.client().scheduler_info(n_workers=-1)["workers"]
@@ -37,8 +41,17 @@ def test_local_cluster_starts_on_first_use_and_closes_on_shutdown(live_children:
     _, alive = psutil.wait_procs([psutil.Process(p) for p in started if psutil.pid_exists(p)], timeout=30)
     assert not alive, "the local cluster's processes must end on shutdown"
     with pytest.raises(ExecutorError, match="shut down"):
-        executor.submit(Task(job_id="after-shutdown", index=0, circuits=CircuitBatch([bell()]), backend="aer",
-                             backend_options={}, shots=10, run_options={}))
+        executor.submit(
+            Task(
+                job_id="after-shutdown",
+                index=0,
+                circuits=CircuitBatch([bell()]),
+                backend="aer",
+                backend_options={},
+                shots=10,
+                run_options={},
+            )
+        )
 
 
 def test_worker_without_the_backend_plugin_gives_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,7 +27,9 @@ def test_listing_backends_does_not_import_dask() -> None:
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed'))\n"
         "print(loaded)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
     assert out.stdout.strip() == "[]"
 
 
@@ -48,12 +50,22 @@ def test_invalid_options_are_configuration_errors(options: dict[str, Any], compl
 
 
 def test_options_reach_the_executor_and_nothing_connects_before_submit() -> None:
-    with Provider(executor="dask", executor_options={"address": "tcp://127.0.0.1:1", "connect_timeout": 3}) as provider:
+    with Provider(
+        executor="dask", executor_options={"address": "tcp://127.0.0.1:1", "connect_timeout": 3}
+    ) as provider:
         executor = provider.executor()
         assert isinstance(executor, DaskExecutor)
         assert (executor.address, executor.connect_timeout, executor.scheduler_address) == (
-            "tcp://127.0.0.1:1", 3.0, "tcp://127.0.0.1:1")
+            "tcp://127.0.0.1:1",
+            3.0,
+            "tcp://127.0.0.1:1",
+        )
     local = Provider(executor="dask", executor_options={"n_workers": 3, "threads_per_worker": 2}).executor()
     assert isinstance(local, DaskExecutor)
-    assert (local.address, local.n_workers, local.threads_per_worker, local.scheduler_address) == (None, 3, 2, None)
+    assert (local.address, local.n_workers, local.threads_per_worker, local.scheduler_address) == (
+        None,
+        3,
+        2,
+        None,
+    )
     local.shutdown()

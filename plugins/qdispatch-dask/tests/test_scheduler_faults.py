@@ -47,8 +47,10 @@ def test_lost_scheduler_ends_the_job_in_error_and_restore_resubmits(
             backend.run(bell(), shots=10)
 
     second = fresh_cluster(1)
-    with Provider(executor="dask", executor_options={"address": second.address}) as provider, \
-            pytest.warns(RuntimeWarning, match="submitted again"):
+    with (
+        Provider(executor="dask", executor_options={"address": second.address}) as provider,
+        pytest.warns(RuntimeWarning, match="submitted again"),
+    ):
         restored = Job.restore(job.job_id(), provider=provider)
         assert restored.resubmitted
         assert restored.result(timeout=60).success

@@ -12,7 +12,7 @@ from qiskit import transpile
 from qdispatch import ExecutorError, Provider, Task
 from qdispatch.circuits import CircuitBatch
 from qdispatch.contract import ProbeTask, check_executor, probe_circuits
-from qdispatch.testing import x_circuit
+from qdispatch.testing import wait_for, x_circuit
 from qdispatch_example_vendor.executor import SerialExecutor
 
 
@@ -36,10 +36,21 @@ def test_tasks_run_one_at_a_time_in_submission_order(provider: Provider) -> None
     try:
         futures = []
         for index in range(6):
-            task = Task(job_id="serial", index=index, circuits=CircuitBatch([circuit]), backend="example_vendor",
-                        backend_options={}, shots=10, run_options={}, listener=listener, device=backend.device)
+            task = Task(
+                job_id="serial",
+                index=index,
+                circuits=CircuitBatch([circuit]),
+                backend="example_vendor",
+                backend_options={},
+                shots=10,
+                run_options={},
+                listener=listener,
+                device=backend.device,
+            )
             future = executor.submit(task)
-            future.add_done_callback(lambda _f, i=index: events.append(("end", i, threading.current_thread().name)))
+            future.add_done_callback(
+                lambda _f, i=index: events.append(("end", i, threading.current_thread().name))
+            )
             futures.append(future)
         for future in futures:
             assert future.result(timeout=60).success
@@ -54,14 +65,20 @@ def test_shutdown_without_wait_cancels_the_queue(tmp_path: Path) -> None:
     started = tmp_path / "started"
 
     def probe(job_id: str, **options: Any) -> ProbeTask:
-        return ProbeTask(job_id=job_id, index=0, circuits=CircuitBatch(probe_circuits(1, 1)), backend="contract_probe",
-                         backend_options={}, shots=8, run_options=options)
+        return ProbeTask(
+            job_id=job_id,
+            index=0,
+            circuits=CircuitBatch(probe_circuits(1, 1)),
+            backend="contract_probe",
+            backend_options={},
+            shots=8,
+            run_options=options,
+        )
 
     executor = SerialExecutor()
     running = executor.submit(probe("running", probe_marker=str(started), probe_release=str(release)))
     queued = [executor.submit(probe(f"queued-{i}")) for i in range(3)]
-    while not started.exists():
-        threading.Event().wait(0.01)
+    wait_for(started.exists, 60, "the first task to start", interval=0.01)
     executor.shutdown(wait=False)
     assert all(f.cancelled() for f in queued)
     release.touch()

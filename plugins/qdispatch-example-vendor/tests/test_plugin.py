@@ -27,7 +27,10 @@ def test_listing_plugins_does_not_import_aer() -> None:
     probe = (
         "import sys; from qdispatch import make_plugin_manager;"
         "pm = make_plugin_manager(); pm.names('backend');"
-        "print('qdispatch_example_vendor.hooks' in sys.modules, 'qdispatch_example_vendor.device' in sys.modules)"
+        "print('qdispatch_example_vendor.hooks' in sys.modules, "
+        "'qdispatch_example_vendor.device' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
     assert out.stdout.split() == ["True", "False"]

@@ -13,12 +13,16 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 
 from qiskit.providers import JobStatus
 
 from qdispatch import Provider
-from qdispatch.testing import bell, x_circuit
+from qdispatch.testing import bell, wait_for, x_circuit
+
+
+def stored(provider: Provider) -> dict[str, JobStatus]:
+    """Return the status of every job in the provider's store."""
+    return {s.job_id: s.status for s in provider.store.list()}
 
 
 def main() -> None:
@@ -29,14 +33,11 @@ def main() -> None:
     provider.get_backend("faulty").run([bell(), held], shots=20, job_id="held-1", max_circuits_per_task=1)
     quick = provider.get_backend("aer").run([bell(), x_circuit(2, 1)], shots=20, job_id="quick-1")
     quick.result(timeout=60)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        statuses = {s.job_id: s.status for s in provider.store.list()}
-        if statuses == {"quick-1": JobStatus.DONE, "held-1": JobStatus.RUNNING}:
-            break
-        time.sleep(0.02)
-    else:
-        raise SystemExit(f"autosave did not record the jobs: {statuses}")
+    wanted = {"quick-1": JobStatus.DONE, "held-1": JobStatus.RUNNING}
+    try:
+        wait_for(lambda: stored(provider) == wanted, 60, f"autosave to record {wanted}")
+    except AssertionError as exc:
+        raise SystemExit(f"{exc}; the store holds {stored(provider)}") from None
     print("saved", flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
 

@@ -42,7 +42,9 @@ def test_sampler_and_estimator_primitives_work(provider: Provider) -> None:
 
 
 def test_noisy_backend_has_a_reduced_target_and_makes_errors(provider: Provider) -> None:
-    backend = provider.get_backend("aer_noisy", depolarizing_1q=0.05, depolarizing_2q=0.2, readout_error=0.1, seed_simulator=1)
+    backend = provider.get_backend(
+        "aer_noisy", depolarizing_1q=0.05, depolarizing_2q=0.2, readout_error=0.1, seed_simulator=1
+    )
     assert set(backend.target.operation_names) >= {"rz", "sx", "x", "cx", "measure"}
     assert "h" not in backend.target.operation_names
     counts = backend.run(transpile(bell(), backend), shots=2000).result().get_counts()
@@ -100,7 +102,11 @@ def test_bad_noise_options(provider: Provider, options: dict[str, object], messa
 
 @pytest.mark.parametrize(
     ("options", "message"),
-    [({"method": "quantum_magic"}, "method"), ({"device": "TPU"}, "device must be one of"), ({"seed_simulator": -1}, "seed_simulator")],
+    [
+        ({"method": "quantum_magic"}, "method"),
+        ({"device": "TPU"}, "device must be one of"),
+        ({"seed_simulator": -1}, "seed_simulator"),
+    ],
 )
 def test_bad_aer_options(provider: Provider, options: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
@@ -118,8 +124,14 @@ def test_gpu_without_aer_gpu_is_a_clear_error(provider: Provider) -> None:
 
 @pytest.mark.parametrize(
     ("shots", "message"),
-    [(0, "at least 1"), (-5, "at least 1"), (2.5, "whole number"), ("100", "whole number"), (True, "whole number"),
-     (10_000_001, "above the maximum")],
+    [
+        (0, "at least 1"),
+        (-5, "at least 1"),
+        (2.5, "whole number"),
+        ("100", "whole number"),
+        (True, "whole number"),
+        (10_000_001, "above the maximum"),
+    ],
 )
 def test_shots_are_validated_before_submission(provider: Provider, shots: object, message: str) -> None:
     with pytest.raises(InvalidInputError, match=message):
