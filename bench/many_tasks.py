@@ -56,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
 
             def run_qdispatch(_r: int, circuits: list = circuits) -> float:  # type: ignore[type-arg]
                 start = time.perf_counter()
-                result = backend.run(circuits, shots=SHOTS, seed_simulator=SEED, max_circuits_per_task=1).result()
+                result = backend.run(
+                    circuits, shots=SHOTS, seed_simulator=SEED, max_circuits_per_task=1
+                ).result()
                 elapsed = time.perf_counter() - start
                 assert result.success and len(result.results) == len(circuits)
                 return elapsed
@@ -71,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
 
             run_qdispatch(-1)
             run_raw(-1)
-            times = common.interleave(rounds, {"qdispatch (N tasks)": run_qdispatch, "raw AerSimulator.run x N": run_raw})
+            times = common.interleave(
+                rounds, {"qdispatch (N tasks)": run_qdispatch, "raw AerSimulator.run x N": run_raw}
+            )
             q, r = times["qdispatch (N tasks)"], times["raw AerSimulator.run x N"]
             cases.append(
                 common.case(
@@ -80,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                     measures=times,
                     ratio=common.ratios(q, r),
                     ratio_of="qdispatch / raw",
-                    note="per-task cost: the qdispatch median divided by N stays flat when the job scales linearly",
+                    note="per task, the qdispatch median over N stays flat when the job scales linearly",
                 )
             )
         provider.close()

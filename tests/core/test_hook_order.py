@@ -21,7 +21,13 @@ from qdispatch.plugins import LIFECYCLE_HOOKS, PluginManager
 from qdispatch.testing import seed_circuit
 
 EXPECTED = [
-    "wrapper before", "first", "late", "raiser", "early", "last", "wrapper after",
+    "wrapper before",
+    "first",
+    "late",
+    "raiser",
+    "early",
+    "last",
+    "wrapper after",
 ]
 """The order pluggy documents for the plugins registered below."""
 
@@ -33,6 +39,7 @@ def _plugin(label: str, log: Log, *, raises: bool = False, wrapper: bool = False
     namespace: dict[str, Callable[..., Any]] = {}
     for hook in sorted(LIFECYCLE_HOOKS):
         if wrapper:
+
             def wrap(self: object, job: Any, _hook: str = hook) -> Generator[None, None, None]:
                 log.append((_hook, f"{label} before", job.job_id()))
                 yield
@@ -40,6 +47,7 @@ def _plugin(label: str, log: Log, *, raises: bool = False, wrapper: bool = False
 
             namespace[hook] = hookimpl(wrapper=True)(wrap)
         else:
+
             def plain(self: object, job: Any, _hook: str = hook) -> None:
                 log.append((_hook, label, job.job_id()))
                 if raises:
@@ -54,8 +62,12 @@ def log(plugin_manager: PluginManager) -> Iterator[Log]:
     """Register the six plugins, in an order that makes every rule visible; unregister them after."""
     entries: Log = []
     plugins = [
-        ("early", {}), ("last", {"trylast": True}), ("raiser", {"raises": True}),
-        ("late", {}), ("first", {"tryfirst": True}), ("wrapper", {"wrapper": True}),
+        ("early", {}),
+        ("last", {"trylast": True}),
+        ("raiser", {"raises": True}),
+        ("late", {}),
+        ("first", {"tryfirst": True}),
+        ("wrapper", {"wrapper": True}),
     ]
     for label, options in plugins:
         plugin_manager.register(_plugin(label, entries, **options), name=label)
@@ -93,8 +105,12 @@ def test_the_order_is_what_pluggy_itself_gives(log: Log) -> None:
     reference.add_hookspecs(hookspecs)
     calls: Log = []
     for label, options in [
-        ("early", {}), ("last", {"trylast": True}), ("raiser", {}),
-        ("late", {}), ("first", {"tryfirst": True}), ("wrapper", {"wrapper": True}),
+        ("early", {}),
+        ("last", {"trylast": True}),
+        ("raiser", {}),
+        ("late", {}),
+        ("first", {"tryfirst": True}),
+        ("wrapper", {"wrapper": True}),
     ]:
         reference.register(_plugin(label, calls, **options), name=label)
 

@@ -116,7 +116,9 @@ def test_wait_for_final_state_calls_back_and_returns(provider: Provider) -> None
     backend = provider.get_backend("aer", max_parallel_threads=1)
     job = backend.run(transpile(slow_circuit(16, 20), backend), shots=10)
     seen: list[tuple[str, JobStatus]] = []
-    job.wait_for_final_state(timeout=120, wait=0.01, callback=lambda jid, status, j: seen.append((jid, status)))
+    job.wait_for_final_state(
+        timeout=120, wait=0.01, callback=lambda jid, status, j: seen.append((jid, status))
+    )
     assert job.status() is JobStatus.DONE
     assert all(jid == job.job_id() and status not in (JobStatus.DONE,) for jid, status in seen)
 
@@ -211,7 +213,9 @@ def test_persist_and_restore_finished_job(provider: Provider) -> None:
     assert restored.result().get_counts() == counts
     assert restored.circuits() == job.circuits()
     assert not restored.resubmitted
-    again = Job.restore(job.job_id(), provider=provider)  # kept in the store by default, as the README assumes
+    again = Job.restore(
+        job.job_id(), provider=provider
+    )  # kept in the store by default, as the README assumes
     assert again.result().get_counts() == counts
 
 
@@ -283,7 +287,9 @@ def test_device_checks_run_before_anything_is_submitted(provider: Provider, plug
         def __init__(self) -> None:
             self.target = provider.get_backend("aer").target
 
-        def check_circuits(self, circuits: list[QuantumCircuit], shots: int, run_options: dict[str, object]) -> None:
+        def check_circuits(
+            self, circuits: list[QuantumCircuit], shots: int, run_options: dict[str, object]
+        ) -> None:
             if "memory" in run_options:
                 raise InvalidInputError("picky devices keep no per-shot memory")
 

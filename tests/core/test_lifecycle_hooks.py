@@ -54,7 +54,11 @@ def test_hooks_for_a_cancelled_job(qdispatch_home: object, hook_recorder: HookRe
         assert job.cancel()
         blocker.result(timeout=120)
     assert hook_recorder.names(job.job_id()) == [
-        "job_created", "job_submitted", "job_status_changed", "job_status_changed", "job_finished",
+        "job_created",
+        "job_submitted",
+        "job_status_changed",
+        "job_status_changed",
+        "job_finished",
     ]
     assert hook_recorder.transitions(job.job_id()) == [("INITIALIZING", "QUEUED"), ("QUEUED", "CANCELLED")]
 

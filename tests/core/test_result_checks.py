@@ -24,7 +24,9 @@ class ManglingDevice(ProbeDevice):
         super().__init__()
         self.mangle = mangle
 
-    def run_circuits(self, circuits: Sequence[QuantumCircuit], shots: int, run_options: Mapping[str, Any]) -> Result:
+    def run_circuits(
+        self, circuits: Sequence[QuantumCircuit], shots: int, run_options: Mapping[str, Any]
+    ) -> Result:
         """Run ``circuits``, then drop, reverse, duplicate or rename their results."""
         mangle = run_options.get("mangle", self.mangle)
         if mangle == "first-only":  # runs circuit 0 every time, labelled as each circuit
@@ -84,11 +86,17 @@ def test_a_result_that_does_not_match_its_circuits_errors_the_job(
 
 
 def test_a_mismatch_in_one_chunk_names_the_circuits_of_that_chunk(provider: Provider, mangler: None) -> None:
-    job = provider.get_backend("mangler").run(probe_circuits(0, 4), shots=10, mangle="drop", max_circuits_per_task=2)
+    job = provider.get_backend("mangler").run(
+        probe_circuits(0, 4), shots=10, mangle="drop", max_circuits_per_task=2
+    )
     job.wait_for_final_state(timeout=30, wait=0.05)
     assert job.status() is JobStatus.ERROR
-    assert "task 0: backend 'mangler' returned 1 result(s) for the 2 circuit(s) 0..1" in (job.error_message or "")
-    assert "task 1: backend 'mangler' returned 1 result(s) for the 2 circuit(s) 2..3" in (job.error_message or "")
+    assert "task 0: backend 'mangler' returned 1 result(s) for the 2 circuit(s) 0..1" in (
+        job.error_message or ""
+    )
+    assert "task 1: backend 'mangler' returned 1 result(s) for the 2 circuit(s) 2..3" in (
+        job.error_message or ""
+    )
 
 
 def test_matched_results_pass(provider: Provider, mangler: None) -> None:

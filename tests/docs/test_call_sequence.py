@@ -23,8 +23,12 @@ from qdispatch.testing import seed_circuit
 CONCEPTS = Path(__file__).parents[2] / "docs" / "concepts.md"
 ARROW = re.compile(r"^\s*(\w+)(-?->>)(\w+):\s*(\w+)\(")
 PARTICIPANTS = {
-    "Backend": "Backend", "Provider": "Provider", "Job": "Job", "JobLifecycle": "JobLifecycle",
-    "ThreadExecutor": "Executor", "SqliteStore": "Store",
+    "Backend": "Backend",
+    "Provider": "Provider",
+    "Job": "Job",
+    "JobLifecycle": "JobLifecycle",
+    "ThreadExecutor": "Executor",
+    "SqliteStore": "Store",
 }
 """qdispatch classes, by the participant name the diagram gives them."""
 
@@ -82,8 +86,9 @@ def test_the_diagram_names_real_calls_in_order(provider: Provider) -> None:
         job.result()
         job.persist()
         provider.restore(job.job_id())
-        waiting = attrs.evolve(job.to_record(), job_id="waiting", status=JobStatus.QUEUED, result=None,
-                               finished_at=None)
+        waiting = attrs.evolve(
+            job.to_record(), job_id="waiting", status=JobStatus.QUEUED, result=None, finished_at=None
+        )
         provider.store.save(waiting)
         provider.cancel("waiting")
         box["job"] = job
@@ -97,7 +102,9 @@ def test_the_diagram_names_real_calls_in_order(provider: Provider) -> None:
         try:
             position = calls.index(arrow, position) + 1
         except ValueError:
-            raise AssertionError(f"the diagram's arrow {arrow} is not among the calls, in order: {calls}") from None
+            raise AssertionError(
+                f"the diagram's arrow {arrow} is not among the calls, in order: {calls}"
+            ) from None
     assert provider.store.load("waiting").status is JobStatus.CANCELLED
 
 
@@ -110,7 +117,9 @@ def test_nothing_calls_back_into_the_provider(provider: Provider) -> None:
         provider.cancel(job)
 
     calls = trace_calls(sequence)
-    backwards = [c for c in calls if c[1] == "Provider" and c[0] in ("Job", "JobLifecycle", "Executor", "Store")]
+    backwards = [
+        c for c in calls if c[1] == "Provider" and c[0] in ("Job", "JobLifecycle", "Executor", "Store")
+    ]
     assert backwards == []
     from_lifecycle = {c for c in calls if c[0] == "JobLifecycle"}
     assert {callee for _, callee, _ in from_lifecycle} <= {"Job"}  # only the callbacks it was given

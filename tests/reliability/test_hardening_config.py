@@ -33,7 +33,9 @@ def load_within(seconds: float, **kwargs: object) -> object:
     return outcome["value"]
 
 
-def test_fifo_as_configuration_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, faults) -> None:
+def test_fifo_as_configuration_file_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, faults
+) -> None:
     fifo = tmp_path / "config.toml"
     os.mkfifo(fifo)
     monkeypatch.setenv("QDISPATCH_CONFIG", str(fifo))
@@ -42,8 +44,9 @@ def test_fifo_as_configuration_file_is_refused(tmp_path: Path, monkeypatch: pyte
     faults.record("config", "QDISPATCH_CONFIG naming a FIFO", 1, "ConfigurationError at once, no hang")
 
 
-def test_device_and_oversized_configuration_files_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                              faults) -> None:
+def test_device_and_oversized_configuration_files_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, faults
+) -> None:
     monkeypatch.setenv("QDISPATCH_CONFIG", "/dev/zero")
     with pytest.raises(ConfigurationError, match="is a device"):
         load_within(20)
@@ -52,7 +55,9 @@ def test_device_and_oversized_configuration_files_are_refused(tmp_path: Path, mo
     monkeypatch.setenv("QDISPATCH_CONFIG", str(big))
     with pytest.raises(ConfigurationError, match="more than the limit"):
         load_within(20)
-    faults.record("config", "QDISPATCH_CONFIG naming /dev/zero, then a file over 1 MiB", 2, "ConfigurationError")
+    faults.record(
+        "config", "QDISPATCH_CONFIG naming /dev/zero, then a file over 1 MiB", 2, "ConfigurationError"
+    )
 
 
 def test_missing_configuration_file_named_explicitly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,13 +68,21 @@ def test_missing_configuration_file_named_explicitly(tmp_path: Path, monkeypatch
         load_settings()
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("[stors.sqlite]\npath = 'x'\n", r"unknown key 'stors' \(did you mean 'stores'\?\)"),
-    ("executer = 'thread'\n", r"unknown key 'executer' \(did you mean 'executor'\?\)"),
-    ("[stores.sqlite]\npath = 42\n", r"configuration file .*config.toml: \[stores.sqlite\] 'path' must be a path"),
-    ("[stores.file]\npath = ''\n", r"\[stores.file\] 'path' is empty"),
-])
-def test_configuration_mistakes_name_key_file_and_nearest(qdispatch_home: Path, text: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[stors.sqlite]\npath = 'x'\n", r"unknown key 'stors' \(did you mean 'stores'\?\)"),
+        ("executer = 'thread'\n", r"unknown key 'executer' \(did you mean 'executor'\?\)"),
+        (
+            "[stores.sqlite]\npath = 42\n",
+            r"configuration file .*config.toml: \[stores.sqlite\] 'path' must be a path",
+        ),
+        ("[stores.file]\npath = ''\n", r"\[stores.file\] 'path' is empty"),
+    ],
+)
+def test_configuration_mistakes_name_key_file_and_nearest(
+    qdispatch_home: Path, text: str, message: str
+) -> None:
     (qdispatch_home / "config.toml").write_text(text)
     with pytest.raises(ConfigurationError, match=message):
         load_settings()
@@ -78,31 +91,45 @@ def test_configuration_mistakes_name_key_file_and_nearest(qdispatch_home: Path, 
 def test_typod_variable_is_named_with_the_nearest(monkeypatch: pytest.MonkeyPatch, faults) -> None:
     monkeypatch.setenv("QDISPATCH_EXECUTER", "process")
     monkeypatch.setenv("QDISPATCH_SOMETHING_ELSE_ENTIRELY", "1")
-    with pytest.warns(RuntimeWarning, match=r"QDISPATCH_EXECUTER is not a qdispatch setting .*QDISPATCH_EXECUTOR") as got:
+    with pytest.warns(
+        RuntimeWarning, match=r"QDISPATCH_EXECUTER is not a qdispatch setting .*QDISPATCH_EXECUTOR"
+    ) as got:
         load_settings()
     assert not any("SOMETHING_ELSE" in str(w.message) for w in got)
     monkeypatch.delenv("QDISPATCH_EXECUTER")
     monkeypatch.setenv("QDISPATCH_EXECUTERS__THREAD__MAX_WORKERS", "2")
     with pytest.raises(ConfigurationError, match="did you mean 'EXECUTORS'"):
         load_settings()
-    faults.record("config", "QDISPATCH_EXECUTER and QDISPATCH_EXECUTERS__THREAD__MAX_WORKERS", 2,
-                  "warning, then ConfigurationError, each naming the nearest valid name")
+    faults.record(
+        "config",
+        "QDISPATCH_EXECUTER and QDISPATCH_EXECUTERS__THREAD__MAX_WORKERS",
+        2,
+        "warning, then ConfigurationError, each naming the nearest valid name",
+    )
 
 
 def test_unknown_plugin_names_are_reported_with_the_nearest() -> None:
     settings = Settings(executor="thred", executors={"proces": {}}, stores={"sqlite": {}}, source="cfg.toml")
-    messages = unknown_plugin_names(settings, {"executors": ["thread", "process"], "stores": ["sqlite", "file"]})
+    messages = unknown_plugin_names(
+        settings, {"executors": ["thread", "process"], "stores": ["sqlite", "file"]}
+    )
     assert messages == [
-        "cfg.toml: no executor named 'proces' is installed (did you mean 'process'?); available: process, thread",
-        "cfg.toml: no executor named 'thred' is installed (did you mean 'thread'?); available: process, thread",
+        "cfg.toml: no executor named 'proces' is installed (did you mean 'process'?); available: process, "
+        "thread",
+        "cfg.toml: no executor named 'thred' is installed (did you mean 'thread'?); available: process, "
+        "thread",
     ]
 
 
 @pytest.mark.parametrize("timeout", ["nan", "inf", "-1"])
-def test_sqlite_timeout_from_the_environment_is_refused(qdispatch_home: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        timeout: str) -> None:
+def test_sqlite_timeout_from_the_environment_is_refused(
+    qdispatch_home: Path, monkeypatch: pytest.MonkeyPatch, timeout: str
+) -> None:
     monkeypatch.setenv("QDISPATCH_STORES__SQLITE__TIMEOUT", timeout)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with pytest.raises(ConfigurationError, match=r"option 'timeout' of store 'sqlite' must be (a finite number above 0|at most)"):
+        with pytest.raises(
+            ConfigurationError,
+            match=r"option 'timeout' of store 'sqlite' must be (a finite number above 0|at most)",
+        ):
             Provider().store  # noqa: B018 - opening the store is the point

@@ -60,8 +60,12 @@ def test_a_plugin_blocking_in_job_finished_holds_no_executor_worker(
     finally:
         release.set()
         plugin_manager.unregister(name="blocking")
-    faults.record("hooks", "a plugin blocks in job_finished, 2 workers, 4 jobs", 4,
-                  f"all DONE; close() named the plugin after {took:.1f} s")
+    faults.record(
+        "hooks",
+        "a plugin blocks in job_finished, 2 workers, 4 jobs",
+        4,
+        f"all DONE; close() named the plugin after {took:.1f} s",
+    )
 
 
 def test_a_plugin_calling_sys_exit_at_import_does_not_end_the_program(
@@ -81,7 +85,9 @@ def test_a_plugin_calling_sys_exit_at_import_does_not_end_the_program(
     finally:
         plugin_manager.unregister(name="exits")
     assert "aer" in names
-    faults.record("plugins", "a plugin raises SystemExit while registering", 1, "warned; other backends listed")
+    faults.record(
+        "plugins", "a plugin raises SystemExit while registering", 1, "warned; other backends listed"
+    )
 
 
 class CountingFuture(Future[Result]):
@@ -123,7 +129,9 @@ class CountingExecutor:
 def _looks_per_task(plugin_manager: PluginManager, tasks: int) -> float:
     CountingFuture.looks = 0
     with Provider(executor="counting", store="file") as provider:
-        job = provider.get_backend("contract_probe").run(probe_circuits(0, tasks), shots=1, max_circuits_per_task=1)
+        job = provider.get_backend("contract_probe").run(
+            probe_circuits(0, tasks), shots=1, max_circuits_per_task=1
+        )
         job.result(timeout=120)
     return CountingFuture.looks / tasks
 
@@ -147,8 +155,12 @@ def test_the_cost_of_a_job_grows_linearly_with_its_tasks(plugin_manager: PluginM
     finally:
         plugin_manager.unregister(name="counting")
     assert large <= small + 1, (small, large)  # per task, not per task squared
-    faults.record("scale", "one job of 50 then 400 one-circuit tasks", 2,
-                  f"future looks per task: {small:.1f} then {large:.1f}")
+    faults.record(
+        "scale",
+        "one job of 50 then 400 one-circuit tasks",
+        2,
+        f"future looks per task: {small:.1f} then {large:.1f}",
+    )
 
 
 class EndpointDevice(ProbeDevice):
@@ -163,7 +175,9 @@ class EndpointDevice(ProbeDevice):
         super().__init__()
         EndpointDevice.built_with.append(url)
 
-    def run_circuits(self, circuits: Sequence[QuantumCircuit], shots: int, run_options: Mapping[str, Any]) -> Result:
+    def run_circuits(
+        self, circuits: Sequence[QuantumCircuit], shots: int, run_options: Mapping[str, Any]
+    ) -> Result:
         """Simulate locally (a real service would be called at ``url`` with the token)."""
         return super().run_circuits(circuits, shots, run_options)
 
@@ -195,8 +209,14 @@ def test_a_planted_record_cannot_send_credentials_to_its_own_endpoint(
         job.persist()
         record = job.to_record()
         assert "token" not in record.backend_options
-        planted = attrs.evolve(record, job_id="planted", backend_options={"url": "https://attacker.example"},
-                               status=JobStatus.QUEUED, result=None, finished_at=None)
+        planted = attrs.evolve(
+            record,
+            job_id="planted",
+            backend_options={"url": "https://attacker.example"},
+            status=JobStatus.QUEUED,
+            result=None,
+            finished_at=None,
+        )
         provider.store.save(planted)
         EndpointDevice.built_with = []
         with pytest.raises(CredentialEndpointError) as caught:
@@ -206,11 +226,17 @@ def test_a_planted_record_cannot_send_credentials_to_its_own_endpoint(
     assert "'https://attacker.example'" in message and "'https://service.example'" in message
     assert "secret-token" not in message
     assert "https://attacker.example" not in EndpointDevice.built_with  # never built, so never sent
-    faults.record("security", "a record names another endpoint than the configured one", 1,
-                  "CredentialEndpointError naming both; the device was never built for it")
+    faults.record(
+        "security",
+        "a record names another endpoint than the configured one",
+        1,
+        "CredentialEndpointError naming both; the device was never built for it",
+    )
 
 
-def test_a_job_id_already_in_the_store_is_refused_before_anything_runs(provider: Provider, faults: Any) -> None:
+def test_a_job_id_already_in_the_store_is_refused_before_anything_runs(
+    provider: Provider, faults: Any
+) -> None:
     backend = provider.get_backend("aer")
     first = backend.run(seed_circuit(), shots=10, job_id="mine", tags=["keep"])
     first.result()
@@ -232,8 +258,16 @@ def test_restore_refuses_an_edited_record_with_a_bad_shot_count(provider: Provid
     job = provider.get_backend("aer").run(seed_circuit(), shots=10)
     job.result()
     for shots in (0, -5):
-        provider.store.save(attrs.evolve(job.to_record(), job_id=f"edited{-shots}", shots=shots,
-                                         status=JobStatus.QUEUED, result=None, finished_at=None))
+        provider.store.save(
+            attrs.evolve(
+                job.to_record(),
+                job_id=f"edited{-shots}",
+                shots=shots,
+                status=JobStatus.QUEUED,
+                result=None,
+                finished_at=None,
+            )
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             with pytest.raises(ValueError, match="shots must be at least 1"):

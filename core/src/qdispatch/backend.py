@@ -27,9 +27,7 @@ class Backend(BackendV2):
     ``BackendEstimatorV2`` primitives work with it, since it has a real target.
     """
 
-    def __init__(
-        self, provider: Provider, device: Device, name: str, options: Mapping[str, Any]
-    ) -> None:
+    def __init__(self, provider: Provider, device: Device, name: str, options: Mapping[str, Any]) -> None:
         super().__init__(
             provider=None,
             name=name,

@@ -94,6 +94,7 @@ CAPABILITIES: dict[str, tuple[type, ...]] = {
 (a store's compare-and-set ``save(record, expected_status=...)`` is reported as ``GuardedSave``)."""
 """The capabilities each kind of plugin object may offer, as ``check-plugin`` reports them."""
 
+
 def offers(obj: object, capability: Any) -> bool:
     """Whether ``obj`` offers ``capability`` (one of the protocols above).
 

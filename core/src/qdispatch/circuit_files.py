@@ -18,7 +18,9 @@ def load_qasm(path: str | Path) -> QuantumCircuit:
         raise InvalidInputError(f"no such circuit file: {path}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInputError(f"cannot read circuit file {path}: {exc}") from exc
-    header = next((line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("//")), "")
+    header = next(
+        (line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("//")), ""
+    )
     try:
         if header.startswith("OPENQASM 2"):
             return qasm2.loads(text, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)

@@ -42,7 +42,9 @@ def _provider(args: argparse.Namespace) -> Iterator[Provider]:
     from qdispatch.provider import Provider
 
     store_options = {"path": args.store_path} if getattr(args, "store_path", None) else None
-    with Provider(executor=getattr(args, "executor", None), store=args.store, store_options=store_options) as provider:
+    with Provider(
+        executor=getattr(args, "executor", None), store=args.store, store_options=store_options
+    ) as provider:
         yield provider
 
 
@@ -158,7 +160,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         options["job_id"] = args.job_id
     with _provider(args) as provider:
         backend = provider.get_backend(args.backend)
-        job = backend.run(transpile_for(backend, circuits), shots=args.shots, tags=args.tag or None, **options)
+        job = backend.run(
+            transpile_for(backend, circuits), shots=args.shots, tags=args.tag or None, **options
+        )
         if not args.json:
             print(f"job {job.job_id()} submitted to {backend.name} on {job.executor_name}", file=sys.stderr)
         return _finish(job, provider, args)
@@ -189,7 +193,11 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
     for row, summary in zip(rows, summaries, strict=True):
         row["created"] = summary.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    print_table(["job_id", "status", "backend", "executor", "created", "circuits", "shots", "tags"], rows, title="jobs")
+    print_table(
+        ["job_id", "status", "backend", "executor", "created", "circuits", "shots", "tags"],
+        rows,
+        title="jobs",
+    )
     return 0
 
 
@@ -200,7 +208,9 @@ def cmd_job(args: argparse.Namespace) -> int:
     data = _record_data(record)
     if args.plot:
         if "counts" not in data:
-            raise JobStateError(record.job_id, f"job {record.job_id} is {record.status.name}; it has no counts to plot")
+            raise JobStateError(
+                record.job_id, f"job {record.job_id} is {record.status.name}; it has no counts to plot"
+            )
         data["plot"] = {"path": str(args.plot), "bars": _plot(data["counts"], args.plot, record.job_id)}
     if args.json:
         _print_json(data)
@@ -217,10 +227,14 @@ def _plot(counts: Any, path: str, job_id: str) -> list[dict[str, int]]:
 
         return write_histogram(counts, path, title=f"job {job_id}")
     except ImportError as exc:
-        raise QDispatchError(f"--plot needs matplotlib ({exc}); install it with 'pip install matplotlib'") from None
+        raise QDispatchError(
+            f"--plot needs matplotlib ({exc}); install it with 'pip install matplotlib'"
+        ) from None
     except Exception as exc:
         if type(exc).__name__ == "MissingOptionalLibraryError":  # Qiskit's way of saying the same
-            raise QDispatchError("--plot needs matplotlib; install it with 'pip install matplotlib'") from None
+            raise QDispatchError(
+                "--plot needs matplotlib; install it with 'pip install matplotlib'"
+            ) from None
         if isinstance(exc, OSError | ValueError):
             raise InvalidInputError(f"cannot write the histogram to {path}: {exc}") from None
         raise
@@ -240,8 +254,11 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     elif cancelled:
         print(f"job {args.job_id} cancelled; qdispatch will not run it again")
     if not cancelled:
-        print(f"error: job {args.job_id} could not be cancelled (its service is already running it); "
-              f"status {status}", file=sys.stderr)
+        print(
+            f"error: job {args.job_id} could not be cancelled (its service is already running it); "
+            f"status {status}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -262,12 +279,16 @@ def cmd_plugins(args: argparse.Namespace) -> int:
             "plugin": info.name,
             "distribution": info.distribution or "-",
             "version": info.version or "-",
-            "registers": "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info.registers.items()) or "-",
+            "registers": "; ".join(f"{kind}: {', '.join(names)}" for kind, names in info.registers.items())
+            or "-",
             "registrations": info.registers,
             "status": (
-                f"FAILED: {info.error}" if info.error
-                else "disabled" if info.disabled
-                else "; ".join(info.clashes) if info.clashes
+                f"FAILED: {info.error}"
+                if info.error
+                else "disabled"
+                if info.disabled
+                else "; ".join(info.clashes)
+                if info.clashes
                 else "ok"
             ),
         }
@@ -287,7 +308,9 @@ def cmd_backends(args: argparse.Namespace) -> int:
     from qdispatch.plugins import get_plugin_manager
 
     pm = get_plugin_manager()
-    rows = [{"backend": name, "plugin": reg.plugin} for name, reg in sorted(pm.catalogue()["backend"].items())]
+    rows = [
+        {"backend": name, "plugin": reg.plugin} for name, reg in sorted(pm.catalogue()["backend"].items())
+    ]
     if args.json:
         _print_json(rows)
         return 0
@@ -310,7 +333,9 @@ def cmd_check_plugin(args: argparse.Namespace) -> int:
     """Check an executor, store or backend against the plugin contract."""
     from qdispatch.contract import check_plugin
 
-    report = check_plugin(args.name, args.kind, dict(args.option or []), backend=args.backend, timeout=args.timeout)
+    report = check_plugin(
+        args.name, args.kind, dict(args.option or []), backend=args.backend, timeout=args.timeout
+    )
     if args.json:
         _print_json(report.to_dict())
     else:
@@ -334,7 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"qdispatch {qdispatch_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, func: Any, text: str, store: bool = True, executor: bool = False) -> argparse.ArgumentParser:
+    def command(
+        name: str, func: Any, text: str, store: bool = True, executor: bool = False
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, description=text)
         if store:
             p.add_argument("--store", help="store name (default: from configuration, else sqlite)")
@@ -346,8 +373,12 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     def waiting(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                       help="show progress (default: a bar when standard error is a terminal)")
+        p.add_argument(
+            "--progress",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="show progress (default: a bar when standard error is a terminal)",
+        )
         p.add_argument("--timeout", type=float, help="seconds to wait before cancelling the job")
 
     run = command("run", cmd_run, "run OpenQASM 2 or 3 files as one job", executor=True)
@@ -357,7 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="seed_simulator, for reproducible counts")
     run.add_argument("--tag", action="append", help="tag the job (repeatable)")
     run.add_argument("--job-id", help="the job's id (default: a random one)")
-    run.add_argument("--max-circuits-per-task", type=int, help="split the job into tasks of this many circuits")
+    run.add_argument(
+        "--max-circuits-per-task", type=int, help="split the job into tasks of this many circuits"
+    )
     waiting(run)
 
     jobs = command("jobs", cmd_jobs, "list stored jobs, newest first")
@@ -373,22 +406,36 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = command("cancel", cmd_cancel, "cancel a stored job that has not finished")
     cancel.add_argument("job_id", metavar="ID")
 
-    restore = command("restore", cmd_restore, "restore a stored job, run it if unfinished, print its result",
-                      executor=True)
+    restore = command(
+        "restore", cmd_restore, "restore a stored job, run it if unfinished, print its result", executor=True
+    )
     restore.add_argument("job_id", metavar="ID")
     waiting(restore)
 
     command("plugins", cmd_plugins, "list installed plugins and what they register", store=False)
     command("backends", cmd_backends, "list the backends the installed plugins offer", store=False)
 
-    check = command("check-plugin", cmd_check_plugin,
-                    "check an executor, store or backend against the plugin contract", store=False)
+    check = command(
+        "check-plugin",
+        cmd_check_plugin,
+        "check an executor, store or backend against the plugin contract",
+        store=False,
+    )
     check.add_argument("name", metavar="NAME")
-    check.add_argument("--kind", choices=["executor", "store", "backend"], help="needed if NAME is several kinds")
-    check.add_argument("--option", action="append", type=_option, metavar="KEY=VALUE",
-                       help="an option for its factory, as a TOML value (repeatable)")
+    check.add_argument(
+        "--kind", choices=["executor", "store", "backend"], help="needed if NAME is several kinds"
+    )
+    check.add_argument(
+        "--option",
+        action="append",
+        type=_option,
+        metavar="KEY=VALUE",
+        help="an option for its factory, as a TOML value (repeatable)",
+    )
     check.add_argument("--backend", help="backend for an executor's round trip (default: aer if installed)")
-    check.add_argument("--timeout", type=float, default=60.0, help="seconds any one wait may take (default: 60)")
+    check.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds any one wait may take (default: 60)"
+    )
     return parser
 
 

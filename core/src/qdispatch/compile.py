@@ -28,7 +28,10 @@ def pass_manager_for(backend: Any, optimization_level: int = 1) -> PassManager:
     with _lock:
         cached = _cache.get(key)
         if cached is None or cached[0] is not backend:
-            cached = (backend, generate_preset_pass_manager(optimization_level=optimization_level, backend=backend))
+            cached = (
+                backend,
+                generate_preset_pass_manager(optimization_level=optimization_level, backend=backend),
+            )
             _cache[key] = cached
         return cached[1]
 

@@ -201,12 +201,17 @@ def read_environment(env: Mapping[str, str]) -> dict[str, Any]:
         if "__" not in name:
             hint = _nearest(name, known_variables) if name not in known_variables else ""
             if hint:  # other tools may use the prefix too: only a near miss is worth a warning
-                warnings.warn(f"environment variable {name} is not a qdispatch setting and is ignored{hint}",
-                              RuntimeWarning, stacklevel=3)
+                warnings.warn(
+                    f"environment variable {name} is not a qdispatch setting and is ignored{hint}",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
             continue
-        parts = name[len(ENV_PREFIX):].lower().split("__")
+        parts = name[len(ENV_PREFIX) :].lower().split("__")
         if len(parts) != 3 or parts[0] not in SECTIONS or not parts[1] or not parts[2]:
-            hint = _nearest(parts[0].upper(), [s.upper() for s in SECTIONS]) if parts[0] not in SECTIONS else ""
+            hint = (
+                _nearest(parts[0].upper(), [s.upper() for s in SECTIONS]) if parts[0] not in SECTIONS else ""
+            )
             raise ConfigurationError(
                 f"environment variable {name}: expected QDISPATCH_<SECTION>__<PLUGIN>__<OPTION> "
                 f"with SECTION one of {', '.join(s.upper() for s in SECTIONS)}{hint}"
@@ -231,9 +236,7 @@ def _merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def load_settings(
-    path: Path | str | None = None, env: Mapping[str, str] | None = None
-) -> Settings:
+def load_settings(path: Path | str | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Return the settings from the configuration file and the environment.
 
     :param path: the configuration file; default :func:`default_config_path`.

@@ -123,7 +123,9 @@ class HookDispatcher:
                     if caller is not None:
                         caller(job=job, **kwargs)
             except Exception as exc:  # every implementation is guarded; this is pluggy itself failing
-                warnings.warn(f"qdispatch could not deliver lifecycle hooks: {exc}", RuntimeWarning, stacklevel=1)
+                warnings.warn(
+                    f"qdispatch could not deliver lifecycle hooks: {exc}", RuntimeWarning, stacklevel=1
+                )
             finally:
                 if after is not None:
                     after()

@@ -117,7 +117,9 @@ def print_details(data: Mapping[str, Any], stream: TextIO | None = None) -> None
     _console(stream).print(table)
 
 
-def follow_progress(job: Job, mode: ProgressMode, timeout: float | None = None, stream: TextIO | None = None) -> None:
+def follow_progress(
+    job: Job, mode: ProgressMode, timeout: float | None = None, stream: TextIO | None = None
+) -> None:
     """Wait until ``job`` reaches a final state, showing ``job.progress()`` as it moves.
 
     :param mode: ``bar`` (a rich progress bar), ``lines`` (a plain line each
@@ -147,13 +149,22 @@ def follow_progress(job: Job, mode: ProgressMode, timeout: float | None = None, 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     total = job.progress().total_count
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("circuits"), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("circuits"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=_console(stream), transient=False) as bar:
         task = bar.add_task(f"job {job.job_id()[:12]}", total=total)
 
         def update(_job_id: str, status: Any, current: Job) -> None:
-            bar.update(task, completed=current.progress().finished_count, description=f"job {_job_id[:12]} {status.name}")
+            bar.update(
+                task,
+                completed=current.progress().finished_count,
+                description=f"job {_job_id[:12]} {status.name}",
+            )
 
         try:
             job.wait_for_final_state(timeout=timeout, wait=0.1, callback=update)
@@ -161,7 +172,9 @@ def follow_progress(job: Job, mode: ProgressMode, timeout: float | None = None, 
             update(job.job_id(), job.status(), job)
 
 
-def histogram_figure(counts: Mapping[str, int] | Sequence[Mapping[str, int]], title: str | None = None) -> Figure:
+def histogram_figure(
+    counts: Mapping[str, int] | Sequence[Mapping[str, int]], title: str | None = None
+) -> Figure:
     """Return Qiskit's ``plot_histogram`` of ``counts`` (one dict per circuit), drawn with Agg."""
     import matplotlib
 
@@ -198,7 +211,9 @@ def histogram_bars(figure: Figure) -> list[dict[str, int]]:
 
 
 def write_histogram(
-    counts: Mapping[str, int] | Sequence[Mapping[str, int]], path: str | os.PathLike[str], title: str | None = None
+    counts: Mapping[str, int] | Sequence[Mapping[str, int]],
+    path: str | os.PathLike[str],
+    title: str | None = None,
 ) -> list[dict[str, int]]:
     """Save a histogram of ``counts`` to ``path`` (format from its suffix); return the bars drawn."""
     figure = histogram_figure(counts, title)
@@ -242,4 +257,3 @@ def choose_progress(requested: bool | None, stream: TextIO) -> ProgressMode:
     if is_terminal(stream):
         return "bar"
     return "lines" if requested else "off"
-

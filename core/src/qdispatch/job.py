@@ -249,7 +249,7 @@ class Job(JobV1):
         return life.result
 
     def _wait(self, timeout: float | None) -> bool:
-        """Wait for the job to finish and its ``job_finished`` hooks to run; False if ``timeout`` passed first."""
+        """Wait for the job to end and its ``job_finished`` hooks to run; False if ``timeout`` passed."""
         if self._announced or (self._life.final is not None and self._hooks.on_hook_thread()):
             return True
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -262,7 +262,9 @@ class Job(JobV1):
             if self._life.final is not None:
                 now = time.monotonic()
                 self._final_seen = self._final_seen or now
-                if now - self._final_seen >= HOOK_GRACE_SECONDS or (remaining is not None and remaining <= step):
+                if now - self._final_seen >= HOOK_GRACE_SECONDS or (
+                    remaining is not None and remaining <= step
+                ):
                     return True  # the job has finished; only a slow plugin is still running
             elif remaining is not None and remaining <= step:
                 return False
@@ -323,9 +325,7 @@ class Job(JobV1):
             shots=self._shots,
             run_options=self._run_options,
             circuits=life.circuits,
-            chunks=tuple(
-                ChunkRecord(start=c.start, stop=c.stop, state=dict(c.state)) for c in life.chunks
-            ),
+            chunks=tuple(ChunkRecord(start=c.start, stop=c.stop, state=dict(c.state)) for c in life.chunks),
             status=life.final or life.recorded_status,
             created_at=life.created_at,
             submitted_at=life.submitted_at,
@@ -374,7 +374,10 @@ class Job(JobV1):
 
             provider = Provider()
         return provider.restore(
-            job_id, store=store, remove_from_store=remove_from_store, resubmit=resubmit,
+            job_id,
+            store=store,
+            remove_from_store=remove_from_store,
+            resubmit=resubmit,
             backend_options=backend_options,
         )
 

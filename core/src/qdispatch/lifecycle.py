@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from qdispatch.circuits import CircuitBatch
 
 Event = tuple[str, dict[str, Any]]
-"""One change: a hook name (``job_status_changed``, ``job_progress``, ...) or ``task_state``, and its arguments."""
+"""One change: a hook name (``job_status_changed``, ...) or ``task_state``, and its arguments."""
 
 EventSink = Callable[[list[Event]], None]
 """Receives the events of one change, in order; called with the machine's lock held."""
@@ -194,7 +194,7 @@ class JobLifecycle:
             raise failure
 
     def on_task_event(self, kind: str, payload: Any) -> None:
-        """Take a task's report: ``started`` (its index), ``progress`` ((index, count)) or ``state`` ((index, dict))."""
+        """Take a task's report: ``started``, ``progress`` ((index, count)) or ``state`` ((index, dict))."""
         with self._lock:
             events: list[Event] = []
             if kind == "started":

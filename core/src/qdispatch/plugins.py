@@ -32,8 +32,15 @@ BUILTIN_DISTRIBUTIONS = frozenset({"qdispatch", "qdispatch-aer", "qdispatch-aqt"
 """The distributions whose plugins are qdispatch's own: their names win over a third party's."""
 
 LIFECYCLE_HOOKS = frozenset(
-    {"job_created", "job_submitted", "job_status_changed", "job_progress", "job_finished",
-     "job_persisted", "job_restored"}
+    {
+        "job_created",
+        "job_submitted",
+        "job_status_changed",
+        "job_progress",
+        "job_finished",
+        "job_persisted",
+        "job_restored",
+    }
 )
 """The hooks called for every job; each implementation is guarded (see :func:`guard_hookimpl`)."""
 
@@ -257,7 +264,7 @@ class PluginManager(pluggy.PluginManager):
                     )
 
     def register(self, plugin: object, name: str | None = None) -> str | None:
-        """Register ``plugin``, guarding its lifecycle hook implementations; forget the catalogue and devices."""
+        """Register ``plugin``, guarding its lifecycle hooks; forget the catalogue and devices."""
         registered = super().register(plugin, name)
         if registered is not None:
             for caller in self.get_hookcallers(plugin) or ():
@@ -394,7 +401,9 @@ class PluginManager(pluggy.PluginManager):
         infos = []
         for name, plugin in self.list_name_plugin():
             if plugin is None:
-                infos.append(PluginInfo(name=name, distribution=None, version=None, registers={}, disabled=True))
+                infos.append(
+                    PluginInfo(name=name, distribution=None, version=None, registers={}, disabled=True)
+                )
                 continue
             dist = self.entry_points[name].dist if name in self.entry_points else None
             infos.append(
@@ -447,9 +456,7 @@ def disabled_from_env() -> list[str]:
     return [n.strip() for n in os.environ.get(DISABLED_PLUGINS_ENV, "").split(",") if n.strip()]
 
 
-def make_plugin_manager(
-    *, autoload: bool | None = None, disabled: Iterable[str] = ()
-) -> PluginManager:
+def make_plugin_manager(*, autoload: bool | None = None, disabled: Iterable[str] = ()) -> PluginManager:
     """Return a new plugin manager.
 
     :param autoload: load plugins from entry points; ``None`` means yes unless
@@ -477,9 +484,7 @@ def get_plugin_manager() -> PluginManager:
             from qdispatch.config import load_settings
 
             settings = load_settings()
-            _default = make_plugin_manager(
-                autoload=settings.autoload, disabled=settings.disabled_plugins
-            )
+            _default = make_plugin_manager(autoload=settings.autoload, disabled=settings.disabled_plugins)
         return _default
 
 

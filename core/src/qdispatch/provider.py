@@ -87,7 +87,9 @@ class Provider:
             self._executor_options(self.executor_name),
             lazily=True,
         )
-        check_options(self.plugin_manager.registration("store", self.store_name), self._store_options, lazily=True)
+        check_options(
+            self.plugin_manager.registration("store", self.store_name), self._store_options, lazily=True
+        )
         self._executors: dict[str, Executor] = {}
         self._store: Store | None = None
         self._lock = threading.Lock()
@@ -230,7 +232,9 @@ class Provider:
     ) -> Job:
         from qdispatch.job import Job
 
-        per_task = self.settings.max_circuits_per_task if max_circuits_per_task is None else max_circuits_per_task
+        per_task = (
+            self.settings.max_circuits_per_task if max_circuits_per_task is None else max_circuits_per_task
+        )
         positive_int("max_circuits_per_task", per_task)
         if backend.max_circuits is not None:
             per_task = min(per_task, backend.max_circuits)
@@ -285,7 +289,11 @@ class Provider:
         record = source.load(validate_job_id(job_id))
         if resubmit and record.status in (JobStatus.ERROR, JobStatus.CANCELLED):
             record = attrs.evolve(
-                record, status=JobStatus.QUEUED, result=None, error_message=None, finished_at=None,
+                record,
+                status=JobStatus.QUEUED,
+                result=None,
+                error_message=None,
+                finished_at=None,
                 chunks=tuple(attrs.evolve(c, state={}) for c in record.chunks),
             )
         validate_shots(record.shots, 2**63, record.backend)
@@ -293,8 +301,15 @@ class Provider:
         chunk_size = max((c.stop - c.start for c in record.chunks), default=len(record.circuits))
         remote = self.can_resume(record) if not record.finished else False
         job = self._new_job(
-            backend, record.circuits, record.shots, record.run_options, record.tags, max(chunk_size, 1),
-            record.job_id, executor_name=record.executor if remote else None, created_at=record.created_at,
+            backend,
+            record.circuits,
+            record.shots,
+            record.run_options,
+            record.tags,
+            max(chunk_size, 1),
+            record.job_id,
+            executor_name=record.executor if remote else None,
+            created_at=record.created_at,
         )
         if remove_from_store:
             source.delete(record.job_id)
@@ -330,7 +345,8 @@ class Provider:
                 raise CredentialEndpointError(
                     f"job {record.job_id!r} names {option} {stored!r} for backend {record.backend!r}, but "
                     f"your credentials are configured for {configured_for}; qdispatch will not send them "
-                    f"elsewhere. If you trust that endpoint, set '{option}' under [backends.{record.backend}] "
+                    f"elsewhere. If you trust that endpoint, set '{option}' under "
+                    f"[backends.{record.backend}] "
                     "in your configuration"
                 )
         return self.get_backend(record.backend, **{**record.backend_options, **vouched})

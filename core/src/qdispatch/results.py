@@ -65,7 +65,7 @@ def check_result(result: Result, names: Sequence[str], device: str, first: int =
 def future_outcome(
     future: Future[Result], names: Sequence[str] | None = None, device: str = "", first: int = 0
 ) -> tuple[str, Any]:
-    """Classify a finished task future as ``("done", Result)``, ``("error", message)`` or ``("cancelled", None)``.
+    """Classify a finished future: ``("done", Result)``, ``("error", message)`` or ``("cancelled", None)``.
 
     With ``names``, a result that does not match those circuits (see :func:`check_result`) is an error.
     """

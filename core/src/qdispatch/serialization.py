@@ -128,20 +128,32 @@ def check_qpy(data: bytes) -> None:
     if version >= 16:
         if start + programs * _QPY_TABLE_ENTRY.size > len(data):
             raise ValueError("QPY circuit table runs past the end of the data")
-        offsets = [_QPY_TABLE_ENTRY.unpack_from(data, start + i * _QPY_TABLE_ENTRY.size)[0] for i in range(programs)]
+        offsets = [
+            _QPY_TABLE_ENTRY.unpack_from(data, start + i * _QPY_TABLE_ENTRY.size)[0] for i in range(programs)
+        ]
     else:
         offsets = [start] if programs else []
     for number, offset in enumerate(offsets):
         if offset + _QPY_CIRCUIT_HEADER.size > len(data):
             raise ValueError(f"QPY circuit {number} starts past the end of the data")
         fields = _QPY_CIRCUIT_HEADER.unpack_from(data, offset)
-        qubits, clbits, metadata, registers, instructions = fields[3], fields[4], fields[5], fields[6], fields[7]
+        qubits, clbits, metadata, registers, instructions = (
+            fields[3],
+            fields[4],
+            fields[5],
+            fields[6],
+            fields[7],
+        )
         if qubits > MAX_QUBITS or clbits > MAX_CLBITS:
             raise ValueError(
                 f"QPY circuit {number} claims {qubits} qubits and {clbits} clbits; "
                 f"the limits are {MAX_QUBITS} and {MAX_CLBITS}"
             )
-        for name, count in (("metadata bytes", metadata), ("registers", registers), ("instructions", instructions)):
+        for name, count in (
+            ("metadata bytes", metadata),
+            ("registers", registers),
+            ("instructions", instructions),
+        ):
             if count > len(data):
                 raise ValueError(f"QPY circuit {number} claims {count} {name} in {len(data)} bytes")
 
@@ -181,9 +193,7 @@ def make_converter() -> JsonConverter:
     conv = make_json_converter(forbid_extra_keys=True)
     conv.register_unstructure_hook(JobStatus, lambda status: status.name)
     conv.register_structure_hook(JobStatus, lambda name, _: JobStatus[name])
-    conv.register_unstructure_hook(
-        CircuitBatch, lambda batch: batch.qpy_base64()
-    )
+    conv.register_unstructure_hook(CircuitBatch, lambda batch: batch.qpy_base64())
     conv.register_structure_hook(CircuitBatch, lambda text, _: circuits_from_base64(text))
     conv.register_structure_hook(datetime, lambda text, _: aware_datetime(text))
     conv.register_unstructure_hook(Result, result_to_data)
@@ -272,9 +282,7 @@ def data_to_record(data: Any, job_id: str) -> JobRecord:
         )
         raise JobCorruptError(job_id, f"job {job_id!r}: record is damaged: {detail}") from exc
     if record.job_id != job_id:
-        raise JobCorruptError(
-            job_id, f"job {job_id!r}: record belongs to another job ({record.job_id!r})"
-        )
+        raise JobCorruptError(job_id, f"job {job_id!r}: record belongs to another job ({record.job_id!r})")
     return record
 
 
@@ -289,7 +297,9 @@ def decode_record(text: str | bytes, job_id: str) -> JobRecord:
     except (ValueError, UnicodeDecodeError) as exc:
         raise JobCorruptError(job_id, f"job {job_id!r}: record is not valid JSON ({exc})") from exc
     except RecursionError as exc:  # JSON nested deeper than the parser goes
-        raise JobCorruptError(job_id, f"job {job_id!r}: record is not valid JSON (nested too deeply)") from exc
+        raise JobCorruptError(
+            job_id, f"job {job_id!r}: record is not valid JSON (nested too deeply)"
+        ) from exc
     return data_to_record(data, job_id)
 
 

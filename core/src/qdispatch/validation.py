@@ -121,9 +121,7 @@ def positive_int(name: str, value: Any, *, owner: str | None = None, maximum: in
     return number
 
 
-def positive_number(
-    name: str, value: Any, *, owner: str | None = None, allow_zero: bool = False
-) -> float:
+def positive_number(name: str, value: Any, *, owner: str | None = None, allow_zero: bool = False) -> float:
     """Return ``value`` as a float if it is a finite number above 0 (or ``allow_zero``); else raise.
 
     NaN and infinity are refused: a timeout of ``nan`` would otherwise wait forever.

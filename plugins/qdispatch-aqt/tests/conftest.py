@@ -46,8 +46,13 @@ def aqt_backend(aqt_provider: Provider, aqt_server: AQTServer) -> Callable[..., 
     """Return ``make(**options)``: the ``aqt`` backend on the local server's noiseless resource."""
 
     def make(**options: Any) -> Backend:
-        settings = {"url": aqt_server.url, "token": TOKEN, "workspace": "default",
-                    "resource": "offline_simulator_no_noise", **options}
+        settings = {
+            "url": aqt_server.url,
+            "token": TOKEN,
+            "workspace": "default",
+            "resource": "offline_simulator_no_noise",
+            **options,
+        }
         return aqt_provider.get_backend("aqt", **settings)
 
     return make

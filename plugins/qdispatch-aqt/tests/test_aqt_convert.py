@@ -108,7 +108,9 @@ def _total_variation(a: dict[str, int], b: dict[str, int]) -> float:
     return 0.5 * sum(abs(a.get(k, 0) / total_a - b.get(k, 0) / total_b) for k in set(a) | set(b))
 
 
-def test_counts_from_the_local_server_match_aer_on_the_original_circuits(aqt_backend: Callable[..., Backend]) -> None:
+def test_counts_from_the_local_server_match_aer_on_the_original_circuits(
+    aqt_backend: Callable[..., Backend],
+) -> None:
     backend = aqt_backend()
     originals = [random_circuit(3, 4, measure=True, seed=100 + i) for i in range(6)]
     transpiled = transpile(originals, backend, seed_transpiler=1)

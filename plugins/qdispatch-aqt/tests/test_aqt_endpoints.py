@@ -32,7 +32,9 @@ def _record_headers(handler: Handler) -> None:
 
 @pytest.fixture
 def planted(
-    aqt_backend: Callable[..., Backend], aqt_provider: Provider, aqt_server: AQTServer,
+    aqt_backend: Callable[..., Backend],
+    aqt_provider: Provider,
+    aqt_server: AQTServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[str]:
     """Configure the token for the real server; plant a record of an unfinished job naming another URL."""
@@ -52,13 +54,19 @@ def test_restore_and_cancel_refuse_a_planted_endpoint_and_send_nothing_there(
 ) -> None:
     record = aqt_provider.store.load(planted)
     with HostileServer(_record_headers) as hostile:
-        evil = attrs.evolve(record, job_id="planted", backend_options={**record.backend_options, "url": hostile.url})
+        evil = attrs.evolve(
+            record, job_id="planted", backend_options={**record.backend_options, "url": hostile.url}
+        )
         aqt_provider.store.save(evil)
         with pytest.raises(CredentialEndpointError) as caught:
             Provider().restore("planted")
         commands = [
-            subprocess.run([sys.executable, "-m", "qdispatch.cli", verb, "planted"], capture_output=True,
-                           text=True, timeout=120)
+            subprocess.run(
+                [sys.executable, "-m", "qdispatch.cli", verb, "planted"],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             for verb in ("restore", "cancel")
         ]
         assert hostile.requests == []  # not one request, so no token

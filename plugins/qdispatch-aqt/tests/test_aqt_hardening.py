@@ -219,7 +219,7 @@ def test_answers_of_the_wrong_shape_fail_the_task(
     assert says in (job.error_message or ""), job.error_message
 
 
-# -- 4. a total deadline per request and a size cap -----------------------------------------------------------
+# -- 4. a total deadline per request and a size cap ------------------------------------------------
 
 
 @pytest.mark.parametrize("headers_too", [False, True], ids=["body", "headers"])
@@ -321,7 +321,7 @@ def test_a_workspace_or_resource_with_a_slash_is_refused(
     assert aqt_server.count("submit") == 0
 
 
-# -- 6. no socket left unclosed ----------------------------------------------------------------------------------
+# -- 6. no socket left unclosed --------------------------------------------------------------------
 
 
 RUN_AND_EXIT = """
@@ -368,7 +368,7 @@ def test_a_device_that_fails_to_build_or_is_dropped_closes_its_connections(
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
-# -- 7. the remote id is reported as soon as the submit answers ------------------------------------------------
+# -- 7. the remote id is reported as soon as the submit answers ------------------------------------
 
 
 def test_the_remote_job_id_is_reported_before_the_first_poll(aqt_server: AQTServer) -> None:

@@ -28,8 +28,13 @@ def test_client_credentials_log_in_and_refresh_the_expiring_token(
     aqt_provider: Provider, login_server: AQTServer, qdispatch_home: Path
 ) -> None:
     backend = aqt_provider.get_backend(
-        "aqt", url=login_server.url, oidc_issuer=login_server.root, client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET, workspace="default", resource="offline_simulator_no_noise",
+        "aqt",
+        url=login_server.url,
+        oidc_issuer=login_server.root,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        workspace="default",
+        resource="offline_simulator_no_noise",
     )
     login_server.hold()
     job = backend.run(transpile(bell(), backend), shots=50)
@@ -42,11 +47,18 @@ def test_client_credentials_log_in_and_refresh_the_expiring_token(
     assert "client_secret" not in job.to_record().backend_options
 
 
-def test_wrong_client_secret_gives_a_credentials_error(aqt_provider: Provider, login_server: AQTServer) -> None:
+def test_wrong_client_secret_gives_a_credentials_error(
+    aqt_provider: Provider, login_server: AQTServer
+) -> None:
     with pytest.raises(AQTCredentialsError, match="refused the client credentials") as caught:
         aqt_provider.get_backend(
-            "aqt", url=login_server.url, oidc_issuer=login_server.root, client_id=CLIENT_ID,
-            client_secret="not-the-secret-7781", workspace="default", resource="offline_simulator_no_noise",
+            "aqt",
+            url=login_server.url,
+            oidc_issuer=login_server.root,
+            client_id=CLIENT_ID,
+            client_secret="not-the-secret-7781",
+            workspace="default",
+            resource="offline_simulator_no_noise",
         )
     assert "not-the-secret-7781" not in str(caught.value)
 
@@ -58,6 +70,7 @@ def test_client_credentials_can_come_from_aqt_variables(
     monkeypatch.setenv("AQT_CLIENT_ID", CLIENT_ID)
     monkeypatch.setenv("AQT_CLIENT_SECRET", CLIENT_SECRET)
     with Provider() as provider:
-        backend = provider.get_backend("aqt", oidc_issuer=login_server.root, workspace="default",
-                                       resource="offline_simulator_noise")
+        backend = provider.get_backend(
+            "aqt", oidc_issuer=login_server.root, workspace="default", resource="offline_simulator_noise"
+        )
         assert backend.target.num_qubits == 20

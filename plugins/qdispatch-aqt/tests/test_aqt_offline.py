@@ -40,7 +40,9 @@ def test_noisy_simulator_adds_errors_the_noiseless_one_has_not(aqt_provider: Pro
     outcomes = {}
     for name in ("aqt_offline_simulator_no_noise", "aqt_offline_simulator_noise"):
         backend = aqt_provider.get_backend(name, seed_simulator=3)
-        outcomes[name] = backend.run(transpile(ghz, backend, seed_transpiler=1), shots=2000).result().get_counts()
+        outcomes[name] = (
+            backend.run(transpile(ghz, backend, seed_transpiler=1), shots=2000).result().get_counts()
+        )
     assert set(outcomes["aqt_offline_simulator_no_noise"]) == {"00000", "11111"}
     assert set(outcomes["aqt_offline_simulator_noise"]) > {"00000", "11111"}
 

@@ -25,7 +25,9 @@ def _wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
         time.sleep(0.02)
 
 
-def test_bell_job_runs_on_the_remote_server(aqt_backend: Callable[..., Backend], aqt_server: AQTServer) -> None:
+def test_bell_job_runs_on_the_remote_server(
+    aqt_backend: Callable[..., Backend], aqt_server: AQTServer
+) -> None:
     backend = aqt_backend()
     job = backend.run(transpile(bell(), backend), shots=400)
     counts = job.result(timeout=30).get_counts()
@@ -60,7 +62,9 @@ def test_progress_moves_as_the_server_finishes_circuits(
     assert ("QUEUED", "RUNNING") in hook_recorder.transitions(job.job_id())
 
 
-def test_polling_backs_off_while_a_job_waits(aqt_backend: Callable[..., Backend], aqt_server: AQTServer) -> None:
+def test_polling_backs_off_while_a_job_waits(
+    aqt_backend: Callable[..., Backend], aqt_server: AQTServer
+) -> None:
     aqt_server.hold()
     backend = aqt_backend()
     job = backend.run(transpile(bell(), backend), shots=10)
@@ -95,7 +99,9 @@ def test_cancel_returns_false_when_the_server_cannot_cancel(
     assert sum(job.result(timeout=30).get_counts().values()) == 10
 
 
-def test_a_job_ending_in_error_gives_its_message(aqt_backend: Callable[..., Backend], aqt_server: AQTServer) -> None:
+def test_a_job_ending_in_error_gives_its_message(
+    aqt_backend: Callable[..., Backend], aqt_server: AQTServer
+) -> None:
     aqt_server.faults.fail_rate = 1.0
     backend = aqt_backend()
     job = backend.run(transpile(bell(), backend), shots=10)
@@ -106,7 +112,7 @@ def test_a_job_ending_in_error_gives_its_message(aqt_backend: Callable[..., Back
 
 
 def test_a_bad_token_gives_a_credentials_error_saying_where_to_configure(
-    aqt_backend: Callable[..., Backend]
+    aqt_backend: Callable[..., Backend],
 ) -> None:
     with pytest.raises(AQTCredentialsError, match="AQT_TOKEN") as caught:
         aqt_backend(token="wrong-token-0000")
@@ -123,7 +129,9 @@ def test_a_token_refused_at_submit_fails_the_job(aqt_backend: Callable[..., Back
 
 def test_missing_credentials_say_where_to_put_them(aqt_provider: Provider, aqt_server: AQTServer) -> None:
     with pytest.raises(AQTCredentialsError, match=r"no AQT credentials found.*AQT_TOKEN"):
-        aqt_provider.get_backend("aqt", url=aqt_server.url, workspace="default", resource="offline_simulator_noise")
+        aqt_provider.get_backend(
+            "aqt", url=aqt_server.url, workspace="default", resource="offline_simulator_noise"
+        )
 
 
 def test_url_and_token_come_from_aqt_variables_and_never_reach_the_store(
@@ -135,8 +143,9 @@ def test_url_and_token_come_from_aqt_variables_and_never_reach_the_store(
     job = backend.run(transpile(bell(), backend), shots=10)
     job.result(timeout=30)
     job.persist()
-    explicit = aqt_provider.get_backend("aqt", url=aqt_server.url, token=TOKEN, workspace="default",
-                                        resource="offline_simulator_no_noise")
+    explicit = aqt_provider.get_backend(
+        "aqt", url=aqt_server.url, token=TOKEN, workspace="default", resource="offline_simulator_no_noise"
+    )
     explicit.run(transpile(bell(), explicit), shots=10).persist()
     stored = b"".join(p.read_bytes() for p in qdispatch_home.rglob("*") if p.is_file())
     assert TOKEN.encode() not in stored

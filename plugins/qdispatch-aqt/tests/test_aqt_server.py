@@ -17,12 +17,16 @@ from .conftest import TOKEN
 def test_python_m_server_serves_the_api_and_stops_on_sigterm() -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "qdispatch_aqt.testing.server", "--port", "0", "--token", TOKEN],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None
         first = process.stdout.readline()
-        assert "listening on http://127.0.0.1:" in first, first + (process.stderr.read() if process.stderr else "")
+        assert "listening on http://127.0.0.1:" in first, first + (
+            process.stderr.read() if process.stderr else ""
+        )
         url = first.split("listening on ", 1)[1].strip()
         with httpx.Client(timeout=10) as client:
             refused = client.get(f"{url}/v1/workspaces")
@@ -30,7 +34,8 @@ def test_python_m_server_serves_the_api_and_stops_on_sigterm() -> None:
         assert refused.status_code == 401
         assert answer.status_code == 200
         assert [r["id"] for r in answer.json()[0]["resources"]] == [
-            "offline_simulator_no_noise", "offline_simulator_noise"
+            "offline_simulator_no_noise",
+            "offline_simulator_noise",
         ]
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=15) == 0
@@ -52,10 +57,18 @@ def test_the_server_validates_submits_with_aqt_models(aqt_server: AQTServer) -> 
     body = {
         "job_type": "quantum_circuit",
         "label": "bad",
-        "payload": {"circuits": [{
-            "repetitions": 10, "number_of_qubits": 2,
-            "quantum_circuit": [{"operation": "RXX", "qubits": [0, 1], "theta": 0.9}, {"operation": "MEASURE"}],
-        }]},
+        "payload": {
+            "circuits": [
+                {
+                    "repetitions": 10,
+                    "number_of_qubits": 2,
+                    "quantum_circuit": [
+                        {"operation": "RXX", "qubits": [0, 1], "theta": 0.9},
+                        {"operation": "MEASURE"},
+                    ],
+                }
+            ]
+        },
     }
     with httpx.Client(timeout=10, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
         answer = client.post(f"{aqt_server.url}/v1/submit/default/offline_simulator_no_noise", json=body)

@@ -37,8 +37,14 @@ def test_listing_backends_does_not_import_dask() -> None:
     ("options", "complaint"),
     [
         ({"n_workers": 0}, "option 'n_workers' of executor 'dask' must be a positive whole number"),
-        ({"threads_per_worker": True}, "option 'threads_per_worker' of executor 'dask' must be a positive whole number"),
-        ({"connect_timeout": 0}, "option 'connect_timeout' of executor 'dask' must be a finite number above 0"),
+        (
+            {"threads_per_worker": True},
+            "option 'threads_per_worker' of executor 'dask' must be a positive whole number",
+        ),
+        (
+            {"connect_timeout": 0},
+            "option 'connect_timeout' of executor 'dask' must be a finite number above 0",
+        ),
         ({"address": ""}, "address must be a scheduler address"),
         ({"address": "tcp://127.0.0.1:8786", "n_workers": 2}, "n_workers only apply to the local cluster"),
         ({"workers": 2}, "unknown option 'workers'"),

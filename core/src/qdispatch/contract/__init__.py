@@ -19,7 +19,6 @@ Stores are checked in a fresh temporary location when they take a ``path``
 option, so your real jobs are never touched.
 """
 
-
 from qdispatch.contract.backends import BACKEND_CHECKS, PROVENANCE_KEYS, check_backend
 from qdispatch.contract.executors import EXECUTOR_CHECKS, check_executor
 from qdispatch.contract.plugin import check_plugin

@@ -33,7 +33,8 @@ def check_backend(
     Checks: ``create`` (the factory builds a :class:`qdispatch.Device`),
     ``attributes`` (a ``Target``, sane limits, a registered executor),
     ``provenance`` (the four keys, JSON-safe), ``run`` (circuits with distinct
-    known outcomes, in one task and one per task, come back matched to their circuits) and ``persist/restore round trip``.
+    known outcomes, in one task and one per task, come back matched to their circuits)
+    and ``persist/restore round trip``.
 
     :param name: the registered backend name.
     :param options: options for its factory (default: none).
@@ -63,7 +64,11 @@ def check_backend(
             problems.append(f"name is {device.name!r}, but it was registered as {name!r}")
         if not isinstance(target, Target) or not target.num_qubits:
             problems.append("target is not a qiskit Target with qubits")
-        if isinstance(device.max_shots, bool) or not isinstance(device.max_shots, int) or device.max_shots < 1:
+        if (
+            isinstance(device.max_shots, bool)
+            or not isinstance(device.max_shots, int)
+            or device.max_shots < 1
+        ):
             problems.append(f"max_shots is {device.max_shots!r}, not a positive integer")
         limit = device.max_circuits
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
@@ -76,8 +81,10 @@ def check_backend(
             problems.append("secret_options is not a frozenset of option names")
         if problems:
             raise Failure("; ".join(problems))
-        return (f"{target.num_qubits} qubits, max_shots={device.max_shots}, max_circuits={limit}, "
-                f"executor={pinned or 'the provider default'}")
+        return (
+            f"{target.num_qubits} qubits, max_shots={device.max_shots}, max_circuits={limit}, "
+            f"executor={pinned or 'the provider default'}"
+        )
 
     def provenance() -> str:
         info = box["device"].provenance()
@@ -125,9 +132,14 @@ def check_backend(
                     raise Failure("the restored job's counts differ from the original's")
         return "persisted to a file store and restored with the same counts"
 
-    checks.run_in_order("backend", [
-        ("create", create), ("attributes", attributes), ("provenance", provenance),
-        ("run", lambda: run_and_round_trip(False)),
-        ("persist/restore round trip", lambda: run_and_round_trip(True)),
-    ])
+    checks.run_in_order(
+        "backend",
+        [
+            ("create", create),
+            ("attributes", attributes),
+            ("provenance", provenance),
+            ("run", lambda: run_and_round_trip(False)),
+            ("persist/restore round trip", lambda: run_and_round_trip(True)),
+        ],
+    )
     return ContractReport("backend", name, tuple(checks.items))

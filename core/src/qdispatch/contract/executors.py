@@ -37,14 +37,30 @@ if TYPE_CHECKING:
     from qdispatch.protocols import Executor
 
 
-EXECUTOR_CHECKS = ("create", "submit", "result", "error", "cancel queued", "cancel running",
-                   "resume", "persist/restore round trip", "shutdown")
+EXECUTOR_CHECKS = (
+    "create",
+    "submit",
+    "result",
+    "error",
+    "cancel queued",
+    "cancel running",
+    "resume",
+    "persist/restore round trip",
+    "shutdown",
+)
 """The executor checks, in the order they run."""
 
 
 class _ExecutorChecks:
-    def __init__(self, pm: PluginManager, name: str, options: Mapping[str, Any], backend: str | None,
-                 work: Path, timeout: float) -> None:
+    def __init__(
+        self,
+        pm: PluginManager,
+        name: str,
+        options: Mapping[str, Any],
+        backend: str | None,
+        work: Path,
+        timeout: float,
+    ) -> None:
         self.pm, self.name, self.options, self.backend = pm, name, dict(options), backend
         self.work, self.timeout = work, timeout
         self.executor: Executor | None = None
@@ -53,16 +69,29 @@ class _ExecutorChecks:
     def path(self, tag: str, kind: str) -> Path:
         return self.work / f"{tag}.{kind}"
 
-    def task(self, tag: str, *, first: int = 0, count: int = 1, block: bool = False, fail: str | None = None) -> ProbeTask:
+    def task(
+        self, tag: str, *, first: int = 0, count: int = 1, block: bool = False, fail: str | None = None
+    ) -> ProbeTask:
         from qdispatch.circuits import CircuitBatch
 
-        options: dict[str, Any] = {"probe_marker": str(self.path(tag, "started")), "probe_timeout": self.timeout}
+        options: dict[str, Any] = {
+            "probe_marker": str(self.path(tag, "started")),
+            "probe_timeout": self.timeout,
+        }
         if block:
             options["probe_release"] = str(self.path(tag, "release"))
         if fail:
             options["probe_fail"] = fail
-        return ProbeTask(job_id=f"contract-{tag}", index=0, circuits=CircuitBatch(probe_circuits(first, count)),
-                         backend=PROBE_BACKEND, backend_options={}, shots=SHOTS, run_options=options, start=first)
+        return ProbeTask(
+            job_id=f"contract-{tag}",
+            index=0,
+            circuits=CircuitBatch(probe_circuits(first, count)),
+            backend=PROBE_BACKEND,
+            backend_options={},
+            shots=SHOTS,
+            run_options=options,
+            start=first,
+        )
 
     def release(self, *tags: str) -> None:
         for tag in tags:
@@ -98,7 +127,9 @@ class _ExecutorChecks:
         self.release("submit")
         if caller.is_alive():
             caller.join(self.timeout)
-            raise Failure("submit() did not return while the task was still running; it must return a future at once")
+            raise Failure(
+                "submit() did not return while the task was still running; it must return a future at once"
+            )
         if "error" in box:
             raise box["error"]
         self.submitted = box["future"]
@@ -132,7 +163,9 @@ class _ExecutorChecks:
             blockers = [self.submit(self.task(tag, block=True)) for tag in busy]
             if not _wait_for([self.path(tag, "started") for tag in busy], self.timeout):
                 started = sum(self.path(tag, "started").exists() for tag in busy)
-                raise Failure(f"only {started} of max_workers={workers} tasks started within {self.timeout:g} s")
+                raise Failure(
+                    f"only {started} of max_workers={workers} tasks started within {self.timeout:g} s"
+                )
             queued = self.submit(self.task("queued"))
             cancelled = queued.cancel()
             stopper = cancellable(self.executor)
@@ -147,7 +180,9 @@ class _ExecutorChecks:
             raise Failure("cancelling a task still waiting for a worker returned False")
         if self.path("queued", "started").exists():
             raise Failure("a task whose cancel returned True ran anyway")
-        if not queued.done() or not (queued.cancelled() or isinstance(queued.exception(0), TaskCancelledError)):
+        if not queued.done() or not (
+            queued.cancelled() or isinstance(queued.exception(0), TaskCancelledError)
+        ):
             raise Failure("the future of the cancelled task did not end cancelled")
         return f"cancelled a queued task behind {workers} busy worker(s); it never ran"
 
@@ -196,8 +231,13 @@ class _ExecutorChecks:
             job = backend.run(circuits, shots=SHOTS, max_circuits_per_task=1)
             _counts_fit(job.result(self.timeout), 1, 2, SHOTS, exact=False)
             job.persist()
-            unfinished = attrs.evolve(job.to_record(), job_id=f"{job.job_id()}-again", status=JobStatus.QUEUED,
-                                       result=None, finished_at=None)
+            unfinished = attrs.evolve(
+                job.to_record(),
+                job_id=f"{job.job_id()}-again",
+                status=JobStatus.QUEUED,
+                result=None,
+                finished_at=None,
+            )
             provider.store.save(unfinished)
         with _provider(self.pm, executor=self.name, executor_options=self.options, **store) as provider:
             restored = Job.restore(job.job_id(), provider=provider)
@@ -270,12 +310,20 @@ def check_executor(
     with tempfile.TemporaryDirectory(prefix="qdispatch-contract-", ignore_cleanup_errors=True) as work:
         run = _ExecutorChecks(pm, name, options or {}, backend, Path(work), timeout)
         try:
-            checks.run_in_order("executor", [
-                ("create", run.check_create), ("submit", run.check_submit), ("result", run.check_result),
-                ("error", run.check_error), ("cancel queued", run.check_cancel_queued),
-                ("cancel running", run.check_cancel_running), ("resume", run.check_resume),
-                ("persist/restore round trip", run.check_round_trip), ("shutdown", run.check_shutdown),
-            ])
+            checks.run_in_order(
+                "executor",
+                [
+                    ("create", run.check_create),
+                    ("submit", run.check_submit),
+                    ("result", run.check_result),
+                    ("error", run.check_error),
+                    ("cancel queued", run.check_cancel_queued),
+                    ("cancel running", run.check_cancel_running),
+                    ("resume", run.check_resume),
+                    ("persist/restore round trip", run.check_round_trip),
+                    ("shutdown", run.check_shutdown),
+                ],
+            )
         finally:
             run.close()
     return ContractReport("executor", name, tuple(checks.items))

@@ -35,7 +35,7 @@ blocking until the task ran."""
 
 
 def probe_circuits(first: int, count: int, width: int = 2, prefix: str = "probe") -> list[QuantumCircuit]:
-    """Return ``count`` circuits on ``width`` qubits; circuit ``k`` always measures :func:`expected_bitstring`.
+    """Return ``count`` circuits on ``width`` qubits; circuit ``k`` measures :func:`expected_bitstring`.
 
     Each is named ``{prefix}-{k}``, so results can be matched to circuits by name.
     """
@@ -105,9 +105,13 @@ class ProbeDevice:
     def __init__(self) -> None:
         from qiskit.transpiler import Target
 
-        self.target: Target = Target.from_configuration(basis_gates=["x", "sx", "rz", "cx", "measure"], num_qubits=4)
+        self.target: Target = Target.from_configuration(
+            basis_gates=["x", "sx", "rz", "cx", "measure"], num_qubits=4
+        )
 
-    def run_circuits(self, circuits: Sequence[QuantumCircuit], shots: int, run_options: Mapping[str, Any]) -> Result:
+    def run_circuits(
+        self, circuits: Sequence[QuantumCircuit], shots: int, run_options: Mapping[str, Any]
+    ) -> Result:
         """Simulate ``circuits``."""
         return _simulate(circuits, shots)
 
@@ -115,7 +119,12 @@ class ProbeDevice:
         """Return the simulator and its version."""
         import qiskit
 
-        return {"simulator": "basic_simulator", "simulator_version": qiskit.__version__, "seed": 1, "noise_fingerprint": None}
+        return {
+            "simulator": "basic_simulator",
+            "simulator_version": qiskit.__version__,
+            "seed": 1,
+            "noise_fingerprint": None,
+        }
 
 
 class _ProbePlugin:

@@ -113,7 +113,9 @@ class _Checks:
             self.items.append(Check(name, "skipped", f"the {kind} could not be created"))
 
 
-def create_checked(pm: PluginManager, kind: Kind, name: str, options: Mapping[str, Any], protocol: type) -> Any:
+def create_checked(
+    pm: PluginManager, kind: Kind, name: str, options: Mapping[str, Any], protocol: type
+) -> Any:
     """Build the ``kind`` named ``name``; raise :class:`Failure` naming what it lacks of ``protocol``."""
     made = pm.create(kind, name, options)
     if not isinstance(made, protocol):

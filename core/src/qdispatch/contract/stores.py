@@ -24,19 +24,42 @@ from qdispatch.errors import (
 from qdispatch.plugins import PluginManager, get_plugin_manager
 
 if TYPE_CHECKING:
-
     from qdispatch.protocols import Store
     from qdispatch.records import JobRecord
 
 
-STORE_CHECKS = ("create", "save and load", "replace", "other job, same id", "conditional save", "list", "delete",
-                "job ids", "reopen", "persist/restore round trip")
+STORE_CHECKS = (
+    "create",
+    "save and load",
+    "replace",
+    "other job, same id",
+    "conditional save",
+    "list",
+    "delete",
+    "job ids",
+    "reopen",
+    "persist/restore round trip",
+)
 """The store checks, in the order they run."""
 
 
-_RECORD_FIELDS = ("format_version", "job_id", "backend", "backend_options", "executor", "shots", "run_options",
-                  "chunks", "status", "created_at", "submitted_at", "finished_at", "error_message", "tags",
-                  "provenance")
+_RECORD_FIELDS = (
+    "format_version",
+    "job_id",
+    "backend",
+    "backend_options",
+    "executor",
+    "shots",
+    "run_options",
+    "chunks",
+    "status",
+    "created_at",
+    "submitted_at",
+    "finished_at",
+    "error_message",
+    "tags",
+    "provenance",
+)
 
 
 def _differences(expected: JobRecord, actual: object) -> list[str]:
@@ -63,8 +86,15 @@ class _StoreChecks:
         self.base = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
         self.prefix = f"contract-{uuid.uuid4().hex[:8]}"
 
-    def record(self, suffix: str, *, status: Any = None, backend: str = PROBE_BACKEND,
-               tags: tuple[str, ...] = ("contract",), minutes: int = 0) -> JobRecord:
+    def record(
+        self,
+        suffix: str,
+        *,
+        status: Any = None,
+        backend: str = PROBE_BACKEND,
+        tags: tuple[str, ...] = ("contract",),
+        minutes: int = 0,
+    ) -> JobRecord:
         import qiskit
         from qiskit.providers import JobStatus
 
@@ -75,15 +105,28 @@ class _StoreChecks:
         circuits = probe_circuits(1, 2)
         created = self.base + timedelta(minutes=minutes)
         return JobRecord(
-            job_id=f"{self.prefix}-{suffix}", backend=backend, backend_options={"seed_simulator": 1},
-            executor="thread", shots=SHOTS, run_options={"memory": False}, circuits=CircuitBatch(circuits),
+            job_id=f"{self.prefix}-{suffix}",
+            backend=backend,
+            backend_options={"seed_simulator": 1},
+            executor="thread",
+            shots=SHOTS,
+            run_options={"memory": False},
+            circuits=CircuitBatch(circuits),
             chunks=(ChunkRecord(start=0, stop=1, state={"remote_id": "r-1"}), ChunkRecord(start=1, stop=2)),
-            status=status if status is not None else JobStatus.DONE, created_at=created,
-            submitted_at=created + timedelta(seconds=1), finished_at=created + timedelta(seconds=2),
-            result=_simulate(circuits, SHOTS), tags=tags,
-            provenance=Provenance(qdispatch_version=qdispatch_version(), qiskit_version=qiskit.__version__,
-                                  simulator="basic_simulator", simulator_version=qiskit.__version__, seed=1,
-                                  noise_fingerprint="0" * 64),
+            status=status if status is not None else JobStatus.DONE,
+            created_at=created,
+            submitted_at=created + timedelta(seconds=1),
+            finished_at=created + timedelta(seconds=2),
+            result=_simulate(circuits, SHOTS),
+            tags=tags,
+            provenance=Provenance(
+                qdispatch_version=qdispatch_version(),
+                qiskit_version=qiskit.__version__,
+                simulator="basic_simulator",
+                simulator_version=qiskit.__version__,
+                seed=1,
+                noise_fingerprint="0" * 64,
+            ),
         )
 
     def save(self, record: JobRecord) -> str:
@@ -113,8 +156,12 @@ class _StoreChecks:
         from qiskit.providers import JobStatus
 
         assert self.store is not None
-        newer = attrs.evolve(self.saved[f"{self.prefix}-first"], status=JobStatus.ERROR, result=None,
-                             error_message="replaced by the contract check")
+        newer = attrs.evolve(
+            self.saved[f"{self.prefix}-first"],
+            status=JobStatus.ERROR,
+            result=None,
+            error_message="replaced by the contract check",
+        )
         self.save(newer)
         wrong = _differences(newer, self.store.load(newer.job_id))
         if wrong:
@@ -143,7 +190,9 @@ class _StoreChecks:
         except JobExistsError:
             pass
         else:
-            raise Failure("save() replaced a stored job with a different job (another created_at) under its id")
+            raise Failure(
+                "save() replaced a stored job with a different job (another created_at) under its id"
+            )
         if _differences(stored, self.store.load(stored.job_id)):
             raise Failure("a refused save() of another job under the same id changed the stored record")
         return "saving a different job under a stored id raised JobExistsError and changed nothing"
@@ -160,7 +209,9 @@ class _StoreChecks:
             self.store.save(cancelled, expected_status=JobStatus.RUNNING)  # type: ignore[call-arg]
         except JobStateError as exc:
             if stored.status.name not in str(exc):
-                raise Failure(f"JobStateError does not name the stored status {stored.status.name}: {exc}") from exc
+                raise Failure(
+                    f"JobStateError does not name the stored status {stored.status.name}: {exc}"
+                ) from exc
         else:
             raise Failure("save(expected_status=RUNNING) overwrote a job whose stored status is not RUNNING")
         if _differences(stored, self.store.load(stored.job_id)):
@@ -176,7 +227,9 @@ class _StoreChecks:
             pass
         else:
             self.saved[missing.job_id] = missing
-            raise Failure("save(expected_status=...) of a job that is not stored did not raise JobNotFoundError")
+            raise Failure(
+                "save(expected_status=...) of a job that is not stored did not raise JobNotFoundError"
+            )
         return "writes only while the stored status is the expected one; JobStateError names the one found"
 
     def check_list(self) -> str:
@@ -193,17 +246,26 @@ class _StoreChecks:
         newest_first = sorted(self.saved.values(), key=lambda r: r.created_at, reverse=True)
         cases: list[tuple[str, dict[str, Any], list[JobRecord]]] = [
             ("no filter", {}, newest_first),
-            ("status=ERROR", {"status": JobStatus.ERROR}, [r for r in newest_first if r.status is JobStatus.ERROR]),
+            (
+                "status=ERROR",
+                {"status": JobStatus.ERROR},
+                [r for r in newest_first if r.status is JobStatus.ERROR],
+            ),
             ("backend", {"backend": "contract_a"}, [r for r in newest_first if r.backend == "contract_a"]),
             ("tag", {"tag": "t2"}, [r for r in newest_first if "t2" in r.tags]),
             ("limit=2", {"limit": 2}, newest_first[:2]),
-            ("status and backend", {"status": JobStatus.DONE, "backend": "contract_a"},
-             [r for r in newest_first if r.status is JobStatus.DONE and r.backend == "contract_a"]),
+            (
+                "status and backend",
+                {"status": JobStatus.DONE, "backend": "contract_a"},
+                [r for r in newest_first if r.status is JobStatus.DONE and r.backend == "contract_a"],
+            ),
         ]
         for label, filters, want in cases:
             got = self.store.list(**filters)
             if [s.job_id for s in got] != [r.job_id for r in want]:
-                raise Failure(f"list({label}) gave {[s.job_id for s in got]}, expected {[r.job_id for r in want]}")
+                raise Failure(
+                    f"list({label}) gave {[s.job_id for s in got]}, expected {[r.job_id for r in want]}"
+                )
             for summary, record in zip(got, want, strict=True):
                 if summary != record.summary():
                     raise Failure(f"list({label}): the summary of {record.job_id!r} differs from its record")
@@ -228,14 +290,19 @@ class _StoreChecks:
         assert self.store is not None
         bad_ids = ["../escape", "x' OR '1'='1", "", "a" * 500]
         for bad in bad_ids:
-            for action, call in (("load", self.store.load), ("delete", self.store.delete),
-                                 ("save", lambda i: self.store.save(attrs.evolve(self.record("x"), job_id=i)))):  # type: ignore[union-attr]
+            for action, call in (
+                ("load", self.store.load),
+                ("delete", self.store.delete),
+                ("save", lambda i: self.store.save(attrs.evolve(self.record("x"), job_id=i))),
+            ):  # type: ignore[union-attr]
                 try:
                     call(bad)
                 except InvalidJobIdError:
                     continue
                 except Exception as exc:
-                    raise Failure(f"{action}({bad[:20]!r}) raised {type(exc).__name__}, not InvalidJobIdError") from exc
+                    raise Failure(
+                        f"{action}({bad[:20]!r}) raised {type(exc).__name__}, not InvalidJobIdError"
+                    ) from exc
                 raise Failure(f"{action}({bad[:20]!r}) was accepted; job ids must be validated")
         return f"{len(bad_ids)} unsafe ids refused by load, delete and save"
 
@@ -318,13 +385,21 @@ def check_store(
             opts["path"] = str(Path(work) / "store")
         run = _StoreChecks(pm, name, opts, timeout)
         try:
-            checks.run_in_order("store", [
-                ("create", run.check_create), ("save and load", run.check_save_load),
-                ("replace", run.check_replace), ("other job, same id", run.check_other_job),
-                ("conditional save", run.check_conditional), ("list", run.check_list), ("delete", run.check_delete),
-                ("job ids", run.check_job_ids), ("reopen", run.check_reopen),
-                ("persist/restore round trip", run.check_round_trip),
-            ])
+            checks.run_in_order(
+                "store",
+                [
+                    ("create", run.check_create),
+                    ("save and load", run.check_save_load),
+                    ("replace", run.check_replace),
+                    ("other job, same id", run.check_other_job),
+                    ("conditional save", run.check_conditional),
+                    ("list", run.check_list),
+                    ("delete", run.check_delete),
+                    ("job ids", run.check_job_ids),
+                    ("reopen", run.check_reopen),
+                    ("persist/restore round trip", run.check_round_trip),
+                ],
+            )
         finally:
             run.close()
     return ContractReport("store", name, tuple(checks.items))

@@ -317,8 +317,10 @@ class ProcessExecutor:
             limit = max_workers_limit()
             if max_workers > limit:
                 raise InvalidOptionError(
-                    f"option 'max_workers' of executor 'process' is {max_workers}, more than the limit of {limit} "
-                    f"(8 per CPU, at least {MIN_WORKERS_LIMIT}): each worker is a Python process and a thread; "
+                    f"option 'max_workers' of executor 'process' is {max_workers}, more than the limit of "
+                    f"{limit} "
+                    f"(8 per CPU, at least {MIN_WORKERS_LIMIT}): each worker is a Python process and a "
+                    "thread; "
                     f"use at most {limit}"
                 )
         self.max_workers = max_workers or os.cpu_count() or 1

@@ -146,7 +146,8 @@ class FileStore:
             raise JobExistsError(
                 record.job_id,
                 f"job {record.job_id!r} already exists in {where} (created {stored.created_at.isoformat()}, "
-                f"this one {record.created_at.isoformat()}); choose another job id or delete the stored job first",
+                f"this one {record.created_at.isoformat()}); choose another job id or delete the stored "
+                "job first",
             )
         if expected_status is not None and stored.status is not expected_status:
             raise JobStateError(
@@ -185,7 +186,7 @@ class FileStore:
                     os.fchmod(fd, FILE_MODE)
                     view = memoryview(data)
                     while view:
-                        view = view[os.write(fd, view):]
+                        view = view[os.write(fd, view) :]
                     os.fsync(fd)
                 finally:
                     os.close(fd)

@@ -78,7 +78,9 @@ CREATE INDEX IF NOT EXISTS jobs_backend_listing
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at);
 """
 """The table and its indexes (status, backend, creation time), created if missing."""
-COLUMNS = frozenset({"job_id", "status", "backend", "executor", "created_at", "num_circuits", "shots", "tags", "record"})
+COLUMNS = frozenset(
+    {"job_id", "status", "backend", "executor", "created_at", "num_circuits", "shots", "tags", "record"}
+)
 """The columns of the ``jobs`` table; a database whose table has others belongs to another program."""
 
 
@@ -127,7 +129,9 @@ class SqliteStore:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"sqlite store {self.path} is damaged or not a database: {exc}") from exc
         if self.read_only and not columns:
-            raise StoreError(f"{self.path} is read-only and holds no qdispatch jobs table; choose another path")
+            raise StoreError(
+                f"{self.path} is read-only and holds no qdispatch jobs table; choose another path"
+            )
         if columns and columns != COLUMNS:
             raise StoreError(
                 f"{self.path} is not a qdispatch job store: its 'jobs' table has the columns "
@@ -367,8 +371,10 @@ def _hint(exc: sqlite3.OperationalError) -> str:
     """Say what to do about a write SQLite refused, where a person can fix the cause."""
     text = str(exc)
     if "full" in text or "disk I/O" in text:
-        return (" (the disk is full or a file-size limit was reached: free space or raise the limit "
-                "(ulimit -f) and save again; the stored record is unchanged)")
+        return (
+            " (the disk is full or a file-size limit was reached: free space or raise the limit "
+            "(ulimit -f) and save again; the stored record is unchanged)"
+        )
     if "readonly" in text or "read-only" in text:
         return " (the database is read-only: make it and its directory writable)"
     return ""

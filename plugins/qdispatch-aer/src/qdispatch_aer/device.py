@@ -53,7 +53,11 @@ class AerDevice:
     ) -> None:
         if device not in DEVICES:
             raise ConfigurationError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
-        for option, value in (("seed_simulator", seed_simulator), ("max_parallel_threads", max_parallel_threads), ("num_qubits", num_qubits)):
+        for option, value in (
+            ("seed_simulator", seed_simulator),
+            ("max_parallel_threads", max_parallel_threads),
+            ("num_qubits", num_qubits),
+        ):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
                 raise ConfigurationError(f"{option} must be a non-negative integer, not {value!r}")
         options: dict[str, Any] = {"method": method, "device": device}
@@ -83,7 +87,9 @@ class AerDevice:
         self.target = self._make_target(simulator, noise_model, num_qubits)
 
     @staticmethod
-    def _make_target(simulator: AerSimulator, noise_model: NoiseModel | None, num_qubits: int | None) -> Target:
+    def _make_target(
+        simulator: AerSimulator, noise_model: NoiseModel | None, num_qubits: int | None
+    ) -> Target:
         if noise_model is None:
             return simulator.target
         width = num_qubits if num_qubits is not None else simulator.target.num_qubits

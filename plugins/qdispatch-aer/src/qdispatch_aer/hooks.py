@@ -52,15 +52,27 @@ def _aer_noisy(
     from qdispatch_aer.noise import NoiseParameters, load_noise_model
 
     if noise_model is not None:
-        given = [n for n, v in (("depolarizing_1q", depolarizing_1q), ("depolarizing_2q", depolarizing_2q),
-                                ("readout_error", readout_error), ("t1", t1), ("t2", t2)) if v is not None]
+        given = [
+            n
+            for n, v in (
+                ("depolarizing_1q", depolarizing_1q),
+                ("depolarizing_2q", depolarizing_2q),
+                ("readout_error", readout_error),
+                ("t1", t1),
+                ("t2", t2),
+            )
+            if v is not None
+        ]
         if given:
             raise ValueError(f"give either noise_model or noise parameters, not both ({', '.join(given)})")
         model = load_noise_model(noise_model)
     else:
         params = NoiseParameters.from_options(
-            depolarizing_1q=depolarizing_1q, depolarizing_2q=depolarizing_2q,
-            readout_error=readout_error, t1=t1, t2=t2,
+            depolarizing_1q=depolarizing_1q,
+            depolarizing_2q=depolarizing_2q,
+            readout_error=readout_error,
+            t1=t1,
+            t2=t2,
         )
         model = params.build()
     return AerDevice(

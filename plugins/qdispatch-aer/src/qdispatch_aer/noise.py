@@ -25,7 +25,12 @@ BASIS_GATES = ("rz", *BASIS_1Q, *BASIS_2Q)
 
 
 def _probability(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1 or math.isnan(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 <= value <= 1
+        or math.isnan(value)
+    ):
         raise ConfigurationError(f"noise option {name!r} must be a probability in [0, 1], not {value!r}")
     return float(value)
 

@@ -1,4 +1,4 @@
-"""qdispatch plugin: AQT's cloud (backend and executor ``aqt``), AQT's offline simulators, a local AQT server."""
+"""qdispatch plugin: AQT's cloud (backend and executor ``aqt``) and AQT's offline simulators."""
 
 from qdispatch_aqt.errors import (
     AQTAPIError,

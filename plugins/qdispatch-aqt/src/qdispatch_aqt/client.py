@@ -55,7 +55,7 @@ DEFAULT_URL = "https://arnica.aqt.eu/api"
 USER_AGENT = "qdispatch-aqt/0.1"
 
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
-"""The largest answer read (32 MiB; AQT's largest, 50 circuits x 2,000 shots x 31 bits, is about 10 MB of JSON)."""
+"""The largest answer read, 32 MiB (AQT's largest, 50 circuits x 2,000 shots x 31 bits, is smaller)."""
 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 """Transport failures that happen before a request leaves this machine."""
@@ -104,7 +104,9 @@ def _show(value: object) -> str:
 
 # -- a deadline over every socket operation of one request ---------------------------------------
 
-_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("qdispatch_aqt_deadline", default=None)
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "qdispatch_aqt_deadline", default=None
+)
 
 
 def _left(timeout: float | None, error: type[Exception]) -> float | None:
@@ -132,8 +134,9 @@ class _DeadlineStream(httpcore.NetworkStream):
     def close(self) -> None:
         self._stream.close()
 
-    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
         tls = self._stream.start_tls(ssl_context, server_hostname, _left(timeout, httpcore.ConnectTimeout))
         return _DeadlineStream(tls)
 
@@ -147,15 +150,25 @@ class _DeadlineBackend(httpcore.NetworkBackend):
     def __init__(self) -> None:
         self._backend = httpcore.SyncBackend()
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: Any = None) -> httpcore.NetworkStream:
-        stream = self._backend.connect_tcp(host, port, _left(timeout, httpcore.ConnectTimeout), local_address,
-                                           socket_options)
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._backend.connect_tcp(
+            host, port, _left(timeout, httpcore.ConnectTimeout), local_address, socket_options
+        )
         return _DeadlineStream(stream)
 
-    def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: Any = None) -> httpcore.NetworkStream:
-        stream = self._backend.connect_unix_socket(path, _left(timeout, httpcore.ConnectTimeout), socket_options)
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.NetworkStream:
+        stream = self._backend.connect_unix_socket(
+            path, _left(timeout, httpcore.ConnectTimeout), socket_options
+        )
         return _DeadlineStream(stream)
 
     def sleep(self, seconds: float) -> None:
@@ -220,8 +233,13 @@ class AQTClient:
     :param max_response_bytes: the largest answer read.
     """
 
-    def __init__(self, url: str, credentials: Credentials, timeout: float = 10.0,
-                 max_response_bytes: int = MAX_RESPONSE_BYTES) -> None:
+    def __init__(
+        self,
+        url: str,
+        credentials: Credentials,
+        timeout: float = 10.0,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> None:
         self.url = url.rstrip("/")
         self.credentials = credentials
         self.timeout = timeout
@@ -296,7 +314,9 @@ class AQTClient:
         try:
             answer = self._send("GET", path)
         except _REFUSED_HERE as exc:
-            raise AQTAPIError(f"GET {path} was refused on this machine and not sent: {self._failure(exc)}") from None
+            raise AQTAPIError(
+                f"GET {path} was refused on this machine and not sent: {self._failure(exc)}"
+            ) from None
         except httpx.TransportError as exc:
             raise AQTTransientError(f"GET {path} failed: {self._failure(exc)}") from None
         if _transient_status(answer.status_code):
@@ -312,12 +332,15 @@ class AQTClient:
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
             raise AQTAPIError(
-                f"AQT's answer to {what} does not match AQT's models ({exc.error_count()} problem(s): {problems})"
+                f"AQT's answer to {what} does not match AQT's models ({exc.error_count()} problem(s): "
+                f"{problems})"
             ) from None
 
     # -- the endpoints ---------------------------------------------------------------
 
-    def submit(self, workspace: str, resource: str, request: SubmitJobRequest, attempts: int = 4) -> SubmitJobResponse:
+    def submit(
+        self, workspace: str, resource: str, request: SubmitJobRequest, attempts: int = 4
+    ) -> SubmitJobResponse:
         """POST a job; return AQT's answer with the remote job id.
 
         Only failures that prove the request was not processed (no connection,
@@ -349,21 +372,26 @@ class AQTClient:
                 ) from None
             except httpx.TransportError as exc:
                 raise AQTSubmitUncertainError(
-                    f"the submit to {self.url}{path} was sent but its answer was lost ({self._failure(exc)}); {lost}"
+                    f"the submit to {self.url}{path} was sent but its answer was lost "
+                    f"({self._failure(exc)}); {lost}"
                 ) from None
             except _TooLarge as exc:
-                raise AQTSubmitUncertainError(f"the submit to {self.url}{path} was sent but {exc}; {lost}") from None
+                raise AQTSubmitUncertainError(
+                    f"the submit to {self.url}{path} was sent but {exc}; {lost}"
+                ) from None
             status = answer.status_code
             if status in _RETRY_SUBMIT_STATUS and attempt < attempts:
                 time.sleep(min(0.2 * 2**attempt, 2.0) * random.uniform(0.8, 1.2))
                 continue
             if status >= 500 and status not in _RETRY_SUBMIT_STATUS:
                 raise AQTSubmitUncertainError(
-                    f"the submit to {self.url}{path} answered HTTP {status} ({_detail(answer)}); {lost}", status
+                    f"the submit to {self.url}{path} answered HTTP {status} ({_detail(answer)}); {lost}",
+                    status,
                 )
             if status == 404:
                 raise AQTAPIError(
-                    f"AQT at {self.url} has no resource {resource!r} in workspace {workspace!r}: {_detail(answer)}",
+                    f"AQT at {self.url} has no resource {resource!r} in workspace {workspace!r}: "
+                    f"{_detail(answer)}",
                     status,
                 )
             if status >= 400:
@@ -372,7 +400,9 @@ class AQTClient:
                 return self._parse(answer, SubmitJobResponse.model_validate_json, "a submit")
             except AQTAPIError as exc:
                 raise AQTSubmitUncertainError(f"{exc}; {lost}") from None
-        raise AQTTransientError(f"AQT at {self.url} kept answering that it is busy; the job was not submitted")
+        raise AQTTransientError(
+            f"AQT at {self.url} kept answering that it is busy; the job was not submitted"
+        )
 
     def job_state(self, remote_job_id: str) -> ResultResponse:
         """GET the state of a remote job (one request).
@@ -435,4 +465,3 @@ def with_retries(call: Callable[[], T], attempts: int = 5, initial: float = 0.1,
                 raise
             time.sleep(min(initial * 2 ** (attempt - 1), cap) * random.uniform(0.5, 1.5))
     raise AssertionError("unreachable")
-

@@ -46,12 +46,14 @@ def r_operation(qubit: int, theta: float, phi: float) -> list[Operation]:
     phi = math.fmod(phi, _TWO_PI)
     if phi < 0:
         phi += _TWO_PI
-    return [{
-        "operation": "R",
-        "qubit": qubit,
-        "theta": _clamp(theta / math.pi, 0.0, 1.0),
-        "phi": _clamp(phi / math.pi, 0.0, 2.0),
-    }]
+    return [
+        {
+            "operation": "R",
+            "qubit": qubit,
+            "theta": _clamp(theta / math.pi, 0.0, 1.0),
+            "phi": _clamp(phi / math.pi, 0.0, 2.0),
+        }
+    ]
 
 
 def rz_operation(qubit: int, phi: float) -> list[Operation]:
@@ -76,7 +78,9 @@ def rxx_operation(first: int, second: int, theta: float) -> list[Operation]:
     flip = theta < 0
     if flip:
         ops += rz_operation(first, math.pi)
-    ops.append({"operation": "RXX", "qubits": [first, second], "theta": _clamp(abs(theta) / math.pi, 0.0, 0.5)})
+    ops.append(
+        {"operation": "RXX", "qubits": [first, second], "theta": _clamp(abs(theta) / math.pi, 0.0, 0.5)}
+    )
     if flip:
         ops += rz_operation(first, math.pi)
     return ops
@@ -168,7 +172,8 @@ def job_request(circuits: Sequence[QuantumCircuit], shots: int, label: str | Non
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise AQTConversionError(
-            f"the job does not fit AQT's API ({exc.error_count()} problem(s)); first at {where}: {first['msg']}"
+            f"the job does not fit AQT's API ({exc.error_count()} problem(s)); first at {where}: "
+            f"{first['msg']}"
         ) from exc
 
 
@@ -201,7 +206,9 @@ def _header(circuit: QuantumCircuit) -> dict[str, Any]:
     }
 
 
-def samples_to_experiment(circuit: QuantumCircuit, samples: Sequence[Sequence[int]], memory: bool) -> dict[str, Any]:
+def samples_to_experiment(
+    circuit: QuantumCircuit, samples: Sequence[Sequence[int]], memory: bool
+) -> dict[str, Any]:
     """Return one experiment of a ``Result`` dictionary from AQT's shots (bit lists, qubit 0 first)."""
     mapping = measurement_map(circuit)
     counts: dict[str, int] = {}
@@ -269,12 +276,14 @@ def make_result(
             f"{where} has samples for {len(samples)} circuits; {len(circuits)} were sent "
             f"(unexpected circuit index {extra[0]})"
         )
-    return Result.from_dict({
-        "backend_name": backend_name,
-        "backend_version": "v1",
-        "qobj_id": "",
-        "job_id": job_id,
-        "success": True,
-        "status": "COMPLETED",
-        "results": experiments,
-    })
+    return Result.from_dict(
+        {
+            "backend_name": backend_name,
+            "backend_version": "v1",
+            "qobj_id": "",
+            "job_id": job_id,
+            "success": True,
+            "status": "COMPLETED",
+            "results": experiments,
+        }
+    )

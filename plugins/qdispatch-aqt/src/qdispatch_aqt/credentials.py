@@ -57,7 +57,9 @@ def check_token(token: str, source: str, *, sending: bool = False) -> str:
         problem = "contains whitespace, control or non-ASCII characters (not shown here)"
     if problem is not None:
         outcome = "; the request was not sent" if sending else ""
-        raise AQTCredentialsError(f"the AQT access token from {source} {problem}{outcome}; {HOW_TO_CONFIGURE}")
+        raise AQTCredentialsError(
+            f"the AQT access token from {source} {problem}{outcome}; {HOW_TO_CONFIGURE}"
+        )
     return stripped
 
 
@@ -163,7 +165,9 @@ class ClientCredentials:
             if self._token is not None and time.time() < self._refresh_at:
                 return self._token
             try:
-                token: str = self._application().oidc_service.authenticate_with_client_credentials(self._client)
+                token: str = self._application().oidc_service.authenticate_with_client_credentials(
+                    self._client
+                )
             except AuthenticationError as exc:
                 raise AQTCredentialsError(
                     f"AQT's log-in refused the client credentials from {self.source}; {HOW_TO_CONFIGURE}"
@@ -174,7 +178,9 @@ class ClientCredentials:
                     "failed verification (issuer, audience or signature)"
                 ) from exc
             except httpx.TransportError as exc:
-                raise AQTTransientError(f"cannot reach AQT's log-in service: {type(exc).__name__}: {exc}") from None
+                raise AQTTransientError(
+                    f"cannot reach AQT's log-in service: {type(exc).__name__}: {exc}"
+                ) from None
             except Exception as exc:  # aqt-connector's own parsing of a bad answer: never quote it unmasked
                 raise AQTCredentialsError(
                     f"AQT's log-in for the client credentials from {self.source} failed: "
@@ -228,7 +234,9 @@ class StoredLogin:
 
         token: str | None = get_access_token(self._app)
         if not token:
-            raise AQTCredentialsError(f"the AQT log-in stored by aqt-connector has expired; {HOW_TO_CONFIGURE}")
+            raise AQTCredentialsError(
+                f"the AQT log-in stored by aqt-connector has expired; {HOW_TO_CONFIGURE}"
+            )
         return check_token(token, self.source)
 
     def invalidate(self, token: str) -> bool:

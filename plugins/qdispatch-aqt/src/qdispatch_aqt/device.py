@@ -119,8 +119,14 @@ class AQTDevice:
         self.resource_type: str | None = None
         if num_qubits is None:
             num_qubits = self._look_up()
-        elif isinstance(num_qubits, bool) or not isinstance(num_qubits, int) or not 1 <= num_qubits <= MAX_QUBITS:
-            raise ConfigurationError(f"num_qubits must be an integer from 1 to {MAX_QUBITS}, not {num_qubits!r}")
+        elif (
+            isinstance(num_qubits, bool)
+            or not isinstance(num_qubits, int)
+            or not 1 <= num_qubits <= MAX_QUBITS
+        ):
+            raise ConfigurationError(
+                f"num_qubits must be an integer from 1 to {MAX_QUBITS}, not {num_qubits!r}"
+            )
         self.num_qubits = num_qubits
         self.target = aqt_target(num_qubits)
 
@@ -129,10 +135,12 @@ class AQTDevice:
         workspaces = self.client.workspaces()
         found = next((w for w in workspaces if w.id == self.workspace), None)
         if found is None or all(r.id != self.resource for r in found.resources):
-            raise ConfigurationError(redact(
-                f"AQT at {self.url} has no resource {self.resource!r} in workspace {self.workspace!r}; "
-                f"available: {_describe(workspaces)}"
-            ))
+            raise ConfigurationError(
+                redact(
+                    f"AQT at {self.url} has no resource {self.resource!r} in workspace {self.workspace!r}; "
+                    f"available: {_describe(workspaces)}"
+                )
+            )
         details = self.client.resource(self.resource)
         if details is None:
             raise ConfigurationError(f"AQT at {self.url} does not describe resource {self.resource!r}")

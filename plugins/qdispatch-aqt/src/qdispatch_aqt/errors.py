@@ -22,7 +22,7 @@ class AQTCredentialsError(QDispatchError, PermissionError):
 
 
 class AQTAPIError(ExecutorError):
-    """AQT's API answered a request with an error that retrying will not fix, or it was refused before sending.
+    """AQT's API answered with an error that retrying will not fix, or the request was refused before sending.
 
     :param status_code: the HTTP status, or ``None`` when there was no answer.
     """

@@ -116,8 +116,13 @@ class AQTExecutor:
         owner = "executor 'aqt'"
         positive_int("max_workers", max_workers, owner=owner)
         positive_int("retries", retries, owner=owner)
-        for name, value in (("poll_initial", poll_initial), ("poll_max", poll_max), ("poll_factor", poll_factor),
-                            ("retry_initial", retry_initial), ("retry_max", retry_max)):
+        for name, value in (
+            ("poll_initial", poll_initial),
+            ("poll_max", poll_max),
+            ("poll_factor", poll_factor),
+            ("retry_initial", retry_initial),
+            ("retry_max", retry_max),
+        ):
             positive_number(name, value, owner=owner)
         if poll_factor < 1 or poll_max < poll_initial:
             raise InvalidInputError("poll_factor must be at least 1 and poll_max at least poll_initial")
@@ -170,8 +175,14 @@ class AQTExecutor:
             return future
         remote_id = str(answer.job.job_id)
         # first thing once AQT answered, before any poll is scheduled: the core can persist the id
-        task.report_state({"remote_job_id": remote_id, "url": device.url,
-                           "workspace": device.workspace, "resource": device.resource})
+        task.report_state(
+            {
+                "remote_job_id": remote_id,
+                "url": device.url,
+                "workspace": device.workspace,
+                "resource": device.resource,
+            }
+        )
         return self._watch(task, future, device, remote_id, self.poll_initial)
 
     def resume(self, task: Task, state: Mapping[str, Any]) -> Future[Result]:
@@ -236,7 +247,9 @@ class AQTExecutor:
             )
         return device
 
-    def _watch(self, task: Task, future: RemoteFuture, device: AQTDevice, remote_id: str, first: float) -> RemoteFuture:
+    def _watch(
+        self, task: Task, future: RemoteFuture, device: AQTDevice, remote_id: str, first: float
+    ) -> RemoteFuture:
         watch = _Watch(task=task, future=future, device=device, remote_id=remote_id, delay=self.poll_initial)
         future.canceller = lambda: self._cancel_remote(watch)
         with self._cond:
@@ -253,7 +266,9 @@ class AQTExecutor:
         with self._cond:
             heapq.heappush(self._heap, (time.monotonic() + delay, next(self._order), watch))
             if len(self._threads) < self.max_workers:
-                thread = threading.Thread(target=self._work, name=f"qdispatch-aqt-{len(self._threads)}", daemon=True)
+                thread = threading.Thread(
+                    target=self._work, name=f"qdispatch-aqt-{len(self._threads)}", daemon=True
+                )
                 self._threads.append(thread)
                 thread.start()
             self._cond.notify()
@@ -275,9 +290,12 @@ class AQTExecutor:
             try:
                 self._poll(watch)
             except Exception as exc:  # never let a worker die silently
-                self._fail(watch, ExecutorError(
-                    redact(f"polling AQT job {watch.remote_id} failed: {type(exc).__name__}: {exc}")
-                ))
+                self._fail(
+                    watch,
+                    ExecutorError(
+                        redact(f"polling AQT job {watch.remote_id} failed: {type(exc).__name__}: {exc}")
+                    ),
+                )
 
     def _jittered(self, seconds: float) -> float:
         return seconds * random.uniform(1 - self.jitter, 1 + self.jitter)
@@ -290,10 +308,16 @@ class AQTExecutor:
         except AQTTransientError as exc:
             watch.failures += 1
             if watch.failures > self.retries:
-                self._fail(watch, ExecutorError(redact(
-                    f"gave up polling AQT job {watch.remote_id} after {watch.failures} failed attempts ({exc}); "
-                    "the job may still run on AQT: restore it later with Job.restore"
-                )))
+                self._fail(
+                    watch,
+                    ExecutorError(
+                        redact(
+                            f"gave up polling AQT job {watch.remote_id} after {watch.failures} failed "
+                            f"attempts ({exc}); "
+                            "the job may still run on AQT: restore it later with Job.restore"
+                        )
+                    ),
+                )
                 return
             backoff = min(self.retry_initial * 2 ** (watch.failures - 1), self.retry_max)
             self._schedule(watch, self._jittered(backoff))
@@ -309,9 +333,12 @@ class AQTExecutor:
         if status == "finished":
             try:
                 result = make_result(
-                    list(watch.task.circuits), state.result,  # type: ignore[union-attr]
-                    backend_name="aqt", job_id=watch.remote_id,
-                    memory=bool(watch.task.run_options.get("memory", False)), shots=watch.task.shots,
+                    list(watch.task.circuits),
+                    state.result,  # type: ignore[union-attr]
+                    backend_name="aqt",
+                    job_id=watch.remote_id,
+                    memory=bool(watch.task.run_options.get("memory", False)),
+                    shots=watch.task.shots,
                 )
             except QDispatchError as exc:
                 self._fail(watch, exc)

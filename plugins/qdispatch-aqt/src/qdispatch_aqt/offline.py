@@ -61,8 +61,14 @@ class AQTOfflineDevice:
         method: str = "statevector",
         max_parallel_threads: int | None = None,
     ) -> None:
-        if isinstance(num_qubits, bool) or not isinstance(num_qubits, int) or not 1 <= num_qubits <= MAX_QUBITS:
-            raise ConfigurationError(f"num_qubits must be an integer from 1 to {MAX_QUBITS}, not {num_qubits!r}")
+        if (
+            isinstance(num_qubits, bool)
+            or not isinstance(num_qubits, int)
+            or not 1 <= num_qubits <= MAX_QUBITS
+        ):
+            raise ConfigurationError(
+                f"num_qubits must be an integer from 1 to {MAX_QUBITS}, not {num_qubits!r}"
+            )
         self.name = name
         self.aer = AerDevice(
             name=name,

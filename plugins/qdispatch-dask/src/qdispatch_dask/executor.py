@@ -122,9 +122,18 @@ class DaskExecutor:
             positive_int("threads_per_worker", threads_per_worker, owner=owner)
         connect_timeout = positive_number("connect_timeout", connect_timeout, owner=owner)
         if dashboard_address is not None and not isinstance(dashboard_address, str):
-            raise ConfigurationError(f"dask executor: dashboard_address must be a string, not {dashboard_address!r}")
-        local_only = [n for n, v in (("n_workers", n_workers), ("threads_per_worker", threads_per_worker),
-                                     ("dashboard_address", dashboard_address)) if v is not None]
+            raise ConfigurationError(
+                f"dask executor: dashboard_address must be a string, not {dashboard_address!r}"
+            )
+        local_only = [
+            n
+            for n, v in (
+                ("n_workers", n_workers),
+                ("threads_per_worker", threads_per_worker),
+                ("dashboard_address", dashboard_address),
+            )
+            if v is not None
+        ]
         if address is not None and local_only:
             raise ConfigurationError(
                 f"dask executor: {', '.join(local_only)} only apply to the local cluster started without an "
@@ -175,7 +184,9 @@ class DaskExecutor:
                 threading.Thread(target=self._close_client, args=(client,), daemon=True).start()
             if self.address is None and self._cluster is None:
                 # Without a dashboard the scheduler still serves its HTTP routes: on a free port, not 8787.
-                http = {} if self.dashboard_address else {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
+                http = (
+                    {} if self.dashboard_address else {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
+                )
                 try:
                     self._cluster = LocalCluster(
                         n_workers=self.n_workers,
@@ -186,7 +197,9 @@ class DaskExecutor:
                         scheduler_kwargs=http,
                     )
                 except Exception as exc:
-                    raise ExecutorError(f"cannot start a local Dask cluster: {type(exc).__name__}: {exc}") from exc
+                    raise ExecutorError(
+                        f"cannot start a local Dask cluster: {type(exc).__name__}: {exc}"
+                    ) from exc
             address = self.scheduler_address
             assert address is not None
             try:
@@ -269,9 +282,14 @@ class DaskExecutor:
             for entry in entries:
                 if not entry.future.cancel():  # running: nobody will be there to take the result
                     self._release(entry)
-                    self._set_exception(entry.future, TaskCancelledError(
-                        f"task {entry.task.index} of job {entry.task.job_id} was abandoned: the dask executor "
-                        "was shut down without waiting"))
+                    self._set_exception(
+                        entry.future,
+                        TaskCancelledError(
+                            f"task {entry.task.index} of job {entry.task.job_id} was abandoned: the dask "
+                            "executor "
+                            "was shut down without waiting"
+                        ),
+                    )
         with self._connect_lock:
             client, self._client = self._client, None
             cluster, self._cluster = self._cluster, None
@@ -326,7 +344,7 @@ class DaskExecutor:
         entry.task.report_started()
 
     def _on_future_done(self, entry: _Entry) -> None:
-        """A client-side future ended: if it was cancelled before a worker started it, release the Dask task."""
+        """A client-side future ended: if cancelled before a worker started it, release the Dask task."""
         if entry.future.cancelled():
             # Move it to CANCELLED_AND_NOTIFIED, as a pool would: concurrent.futures.wait()
             # and as_completed() count a cancelled future as done only from then on.
@@ -367,8 +385,9 @@ class DaskExecutor:
             self._completed.add(dask_future)
             if not self._collecting:
                 self._collecting = True
-                threading.Thread(target=self._collect, args=(self._completed,), daemon=True,
-                                 name="qdispatch-dask-results").start()
+                threading.Thread(
+                    target=self._collect, args=(self._completed,), daemon=True, name="qdispatch-dask-results"
+                ).start()
 
     def _collect(self, completed: as_completed) -> None:
         """Hand each finished task's outcome to its future, until nothing is left to wait for.

@@ -67,7 +67,10 @@ class DaskCluster:
     """
 
     def __init__(
-        self, workdir: Path, worker_names: tuple[str, ...] = ("w0", "w1"), dask_config: dict[str, str] | None = None
+        self,
+        workdir: Path,
+        worker_names: tuple[str, ...] = ("w0", "w1"),
+        dask_config: dict[str, str] | None = None,
     ) -> None:
         self.workdir = workdir
         self.port = free_port()
@@ -90,8 +93,14 @@ class DaskCluster:
 
     def _spawn(self, args: list[str], log: str) -> subprocess.Popen[bytes]:
         with open(self.workdir / log, "ab") as out:
-            return subprocess.Popen([DASK, *args], stdout=out, stderr=subprocess.STDOUT, env=self.env,
-                                    cwd=self.workdir, start_new_session=True)
+            return subprocess.Popen(
+                [DASK, *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=self.workdir,
+                start_new_session=True,
+            )
 
     def start(self) -> DaskCluster:
         """Start the scheduler and every worker; return once all workers are connected."""
@@ -106,8 +115,22 @@ class DaskCluster:
     def start_worker(self, name: str) -> None:
         """Start the worker ``name`` (one thread, no nanny, so killing it kills the worker)."""
         self.workers[name] = self._spawn(
-            ["worker", self.address, "--name", name, "--nthreads", "1", "--no-nanny", "--no-dashboard",
-             "--host", "127.0.0.1", "--memory-limit", "0", "--local-directory", str(self.workdir / name)],
+            [
+                "worker",
+                self.address,
+                "--name",
+                name,
+                "--nthreads",
+                "1",
+                "--no-nanny",
+                "--no-dashboard",
+                "--host",
+                "127.0.0.1",
+                "--memory-limit",
+                "0",
+                "--local-directory",
+                str(self.workdir / name),
+            ],
             f"{name}.log",
         )
 
@@ -151,11 +174,16 @@ class DaskCluster:
         return [k for k in keys if job_id in k]
 
     def computed_keys(self, job_id: str) -> list[str]:
-        """Return the keys of ``job_id``'s tasks that a worker computed, from the scheduler's transition log."""
+        """Return the keys of ``job_id``'s tasks a worker computed, from the scheduler's transition log."""
 
         def computed(dask_scheduler: Any) -> list[str]:
-            return sorted({str(entry[0]) for entry in dask_scheduler.transition_log
-                           if job_id in str(entry[0]) and entry[2] == "memory"})
+            return sorted(
+                {
+                    str(entry[0])
+                    for entry in dask_scheduler.transition_log
+                    if job_id in str(entry[0]) and entry[2] == "memory"
+                }
+            )
 
         keys: list[str] = self.monitor.run_on_scheduler(computed)
         return keys

@@ -49,7 +49,12 @@ READOUT_TIME = 1e-6
 
 
 def _probability(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value) or not 0 <= value <= 1:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or math.isnan(value)
+        or not 0 <= value <= 1
+    ):
         raise ConfigurationError(f"{attribute.name} must be a probability between 0 and 1, not {value!r}")
 
 
@@ -83,13 +88,23 @@ def make_target(noise: NoiseParameters) -> Target:
     device, so what is here must be what :meth:`VendorDevice.run_circuits` accepts.
     """
     target = Target(description="example vendor device: 5 qubits in a line", num_qubits=NUM_QUBITS)
-    single = {(q,): InstructionProperties(duration=GATE_TIME_1Q, error=noise.error_1q) for q in range(NUM_QUBITS)}
-    target.add_instruction(RZGate(Parameter("theta")), {(q,): InstructionProperties(duration=0.0, error=0.0) for q in range(NUM_QUBITS)})
+    single = {
+        (q,): InstructionProperties(duration=GATE_TIME_1Q, error=noise.error_1q) for q in range(NUM_QUBITS)
+    }
+    target.add_instruction(
+        RZGate(Parameter("theta")),
+        {(q,): InstructionProperties(duration=0.0, error=0.0) for q in range(NUM_QUBITS)},
+    )
     target.add_instruction(SXGate(), dict(single))
     target.add_instruction(XGate(), dict(single))
     pairs = [*COUPLING, *((b, a) for a, b in COUPLING)]
-    target.add_instruction(CZGate(), {pair: InstructionProperties(duration=GATE_TIME_2Q, error=noise.error_2q) for pair in pairs})
-    readout = {(q,): InstructionProperties(duration=READOUT_TIME, error=noise.readout_error) for q in range(NUM_QUBITS)}
+    target.add_instruction(
+        CZGate(), {pair: InstructionProperties(duration=GATE_TIME_2Q, error=noise.error_2q) for pair in pairs}
+    )
+    readout = {
+        (q,): InstructionProperties(duration=READOUT_TIME, error=noise.readout_error)
+        for q in range(NUM_QUBITS)
+    }
     target.add_instruction(Measure(), readout)
     target.add_instruction(Reset(), {(q,): None for q in range(NUM_QUBITS)})
     return target
@@ -117,7 +132,9 @@ class VendorDevice:
     """Option names never written to a job record: put an access token's name here."""
 
     def __init__(self, *, name: str, noise: NoiseParameters, seed_simulator: int | None = None) -> None:
-        if seed_simulator is not None and (isinstance(seed_simulator, bool) or not isinstance(seed_simulator, int) or seed_simulator < 0):
+        if seed_simulator is not None and (
+            isinstance(seed_simulator, bool) or not isinstance(seed_simulator, int) or seed_simulator < 0
+        ):
             raise ConfigurationError(f"seed_simulator must be a non-negative integer, not {seed_simulator!r}")
         self.name = name
         self.noise = noise

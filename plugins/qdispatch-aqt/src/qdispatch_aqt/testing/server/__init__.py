@@ -1,4 +1,4 @@
-"""A local AQT-compatible server: ``python -m qdispatch_aqt.testing.server --port 8042`` or :class:`AQTServer`."""
+"""A local AQT-compatible server: ``python -m qdispatch_aqt.testing.server`` or :class:`AQTServer`."""
 
 from qdispatch_aqt.testing.server.app import AQTServer, LoggedRequest
 from qdispatch_aqt.testing.server.faults import Faults

@@ -159,8 +159,14 @@ class AQTServer:
     def start(self) -> AQTServer:
         """Start serving in a background thread; return self."""
         delay, jitter, circuit_time = self._timing
-        self._queue = JobQueue(self.faults, workers=self._workers, queue_delay=delay, queue_jitter=jitter,
-                               circuit_time=circuit_time, seed=self._seed)
+        self._queue = JobQueue(
+            self.faults,
+            workers=self._workers,
+            queue_delay=delay,
+            queue_jitter=jitter,
+            circuit_time=circuit_time,
+            seed=self._seed,
+        )
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="aqt-server", daemon=True
         )
@@ -202,8 +208,10 @@ class AQTServer:
         """Return how many requests reached ``endpoint`` (for one job, or only those answered 2xx)."""
         with self._log_lock:
             return sum(
-                1 for r in self.requests
-                if r.endpoint == endpoint and (job_id is None or r.job_id == job_id)
+                1
+                for r in self.requests
+                if r.endpoint == endpoint
+                and (job_id is None or r.job_id == job_id)
                 and (not answered or (r.status is not None and 200 <= r.status < 300))
             )
 
@@ -241,9 +249,13 @@ class AQTServer:
     def _workspace(self) -> Workspace:
         busy = any(j.status in ("queued", "ongoing") for j in list(self.jobs.jobs.values()))
         return Workspace(
-            id=self.workspace, accepting_job_submissions=True, jobs_being_processed=busy,
-            resources=[WorkspaceResource(id=r.id, name=r.name, type=ResourceType.SIMULATOR)
-                       for r in self.resources.values()],
+            id=self.workspace,
+            accepting_job_submissions=True,
+            jobs_being_processed=busy,
+            resources=[
+                WorkspaceResource(id=r.id, name=r.name, type=ResourceType.SIMULATOR)
+                for r in self.resources.values()
+            ],
         )
 
     def _resource(self, resource_id: str) -> ResourceDetails:
@@ -251,8 +263,12 @@ class AQTServer:
         if resource is None:
             raise _Reply(404, {"detail": f"resource {resource_id!r} not found"})
         return ResourceDetails(
-            id=resource.id, name=resource.name, type=ResourceType.SIMULATOR, status=ResourceStatus.ONLINE,
-            available_qubits=resource.qubits, status_updated_at=datetime.now(UTC),
+            id=resource.id,
+            name=resource.name,
+            type=ResourceType.SIMULATOR,
+            status=ResourceStatus.ONLINE,
+            available_qubits=resource.qubits,
+            status_updated_at=datetime.now(UTC),
         )
 
     def _submit(self, workspace: str, resource_id: str, body: bytes) -> tuple[int, Any]:
@@ -267,8 +283,13 @@ class AQTServer:
             raise _Reply(422, {"detail": json.loads(exc.json(include_url=False))}) from None
         for index, circuit in enumerate(request.payload.circuits):
             if circuit.number_of_qubits > resource.qubits:
-                raise _Reply(422, {"detail": f"circuit {index} uses {circuit.number_of_qubits} qubits; "
-                                             f"{resource.id} has {resource.qubits}"})
+                raise _Reply(
+                    422,
+                    {
+                        "detail": f"circuit {index} uses {circuit.number_of_qubits} qubits; "
+                        f"{resource.id} has {resource.qubits}"
+                    },
+                )
         job = self.jobs.add(workspace, resource, request.label, list(request.payload.circuits))
         answer = SubmitJobResponse(job=self._metadata(job), response=RRQueued())
         return 200, answer.model_dump(mode="json")
@@ -285,8 +306,9 @@ class AQTServer:
 
     @staticmethod
     def _metadata(job: ServerJob) -> BasicJobMetadata:
-        return BasicJobMetadata(job_id=job.job_id, label=job.label, resource_id=job.resource.id,
-                                workspace_id=job.workspace)
+        return BasicJobMetadata(
+            job_id=job.job_id, label=job.label, resource_id=job.resource.id, workspace_id=job.workspace
+        )
 
     def _result(self, job: ServerJob) -> ResultResponse:
         status = job.status
@@ -358,7 +380,10 @@ class _Handler(BaseHTTPRequestHandler):
             if fault == "error":
                 raise _Reply(app.faults.error_status, {"detail": "injected server error"})
             if fault == "echo":
-                raise _Reply(400, {"detail": f"bad request headers: Authorization: {self.headers.get('Authorization')}"})
+                raise _Reply(
+                    400,
+                    {"detail": f"bad request headers: Authorization: {self.headers.get('Authorization')}"},
+                )
             if endpoint in ("token", "jwks"):
                 if app.issuer is None:
                     raise _Reply(404, {"detail": "this server has no OIDC clients"})

@@ -1,4 +1,4 @@
-"""The command line of the local AQT server (``qdispatch-aqt-server`` / ``python -m qdispatch_aqt.testing.server``)."""
+"""The command line of the local AQT server (``qdispatch-aqt-server``)."""
 
 from __future__ import annotations
 
@@ -35,8 +35,13 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--port", type=int, default=8042, help="TCP port (0: any free port; default 8042)")
     p.add_argument("--token", action="append", help="accept this bearer token (repeat; default: any token)")
-    p.add_argument("--client", action="append", type=_client, metavar="ID:SECRET",
-                   help="allow this OIDC client to log in (client credentials; repeat)")
+    p.add_argument(
+        "--client",
+        action="append",
+        type=_client,
+        metavar="ID:SECRET",
+        help="allow this OIDC client to log in (client credentials; repeat)",
+    )
     p.add_argument("--token-lifetime", type=float, default=3600.0, help="seconds an issued token is valid")
     p.add_argument("--workspace", default="default", help="the workspace id (default: default)")
     p.add_argument("--workers", type=int, default=1, help="jobs run at the same time")
@@ -49,8 +54,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--slow-rate", type=_rate, default=0.0, help="probability of a slow answer")
     p.add_argument("--slow-seconds", type=float, default=1.0, help="how slow a slow answer is")
     p.add_argument("--fail-rate", type=_rate, default=0.0, help="probability that a job ends in error")
-    p.add_argument("--fault-endpoints", default="result",
-                   help=f"comma-separated endpoints network faults hit (of {', '.join(ENDPOINTS)})")
+    p.add_argument(
+        "--fault-endpoints",
+        default="result",
+        help=f"comma-separated endpoints network faults hit (of {', '.join(ENDPOINTS)})",
+    )
     p.add_argument("--no-cancel", action="store_true", help="answer 405 to cancel requests")
     return p
 
@@ -60,15 +68,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
     try:
         faults = Faults(
-            error_rate=args.error_rate, drop_rate=args.drop_rate, slow_rate=args.slow_rate,
-            slow_seconds=args.slow_seconds, fail_rate=args.fail_rate, seed=args.seed,
+            error_rate=args.error_rate,
+            drop_rate=args.drop_rate,
+            slow_rate=args.slow_rate,
+            slow_seconds=args.slow_seconds,
+            fail_rate=args.fail_rate,
+            seed=args.seed,
             endpoints=frozenset(e.strip() for e in args.fault_endpoints.split(",") if e.strip()),
         )
         server = AQTServer(
-            args.port, tokens=args.token, workspace=args.workspace, faults=faults, workers=args.workers,
-            queue_delay=args.queue_delay, queue_jitter=args.queue_jitter, circuit_time=args.circuit_time,
-            seed=args.seed, clients=dict(args.client) if args.client else None,
-            token_lifetime=args.token_lifetime, cancel_supported=not args.no_cancel,
+            args.port,
+            tokens=args.token,
+            workspace=args.workspace,
+            faults=faults,
+            workers=args.workers,
+            queue_delay=args.queue_delay,
+            queue_jitter=args.queue_jitter,
+            circuit_time=args.circuit_time,
+            seed=args.seed,
+            clients=dict(args.client) if args.client else None,
+            token_lifetime=args.token_lifetime,
+            cancel_supported=not args.no_cancel,
         )
     except (ValueError, OSError) as exc:
         sys.exit(f"qdispatch-aqt-server: {exc}")

@@ -83,19 +83,27 @@ class JobQueue:
         self._stopped = False
         self._numbers = 0
         self._threads = [
-            threading.Thread(target=self._work, name=f"aqt-server-job-{i}", daemon=True) for i in range(workers)
+            threading.Thread(target=self._work, name=f"aqt-server-job-{i}", daemon=True)
+            for i in range(workers)
         ]
         for thread in self._threads:
             thread.start()
 
-    def add(self, workspace: str, resource: Resource, label: str | None, circuits: list[AQTCircuit]) -> ServerJob:
+    def add(
+        self, workspace: str, resource: Resource, label: str | None, circuits: list[AQTCircuit]
+    ) -> ServerJob:
         """Queue a job and return it."""
         with self._cond:
             self._numbers += 1
             delay = self.queue_delay + (self._rng.uniform(0, self.queue_jitter) if self.queue_jitter else 0.0)
             job = ServerJob(
-                job_id=uuid.uuid4(), workspace=workspace, resource=resource, label=label,
-                circuits=circuits, number=self._numbers, not_before=time.monotonic() + delay,
+                job_id=uuid.uuid4(),
+                workspace=workspace,
+                resource=resource,
+                label=label,
+                circuits=circuits,
+                number=self._numbers,
+                not_before=time.monotonic() + delay,
             )
             self.jobs[job.job_id] = job
             self._cond.notify_all()
@@ -166,7 +174,9 @@ class JobQueue:
         if self.faults.job_fails():
             self._end(job, "error", message=self.faults.fail_message)
             return
-        simulator = AerSimulator(method="statevector", noise_model=aqt_noise_model() if job.resource.noisy else None)
+        simulator = AerSimulator(
+            method="statevector", noise_model=aqt_noise_model() if job.resource.noisy else None
+        )
         samples: dict[int, list[list[int]]] = {}
         for index, model in enumerate(job.circuits):
             if job.status != "ongoing" or self._stopped:

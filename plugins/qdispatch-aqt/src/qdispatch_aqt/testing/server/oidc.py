@@ -69,7 +69,13 @@ class TokenIssuer:
     def valid(self, token: str) -> bool:
         """Return whether ``token`` is one of ours, for our audience, and unexpired."""
         try:
-            jwt.decode(token, self._key.public_key(), algorithms=["RS256"], audience=self.audience, issuer=self.issuer)
+            jwt.decode(
+                token,
+                self._key.public_key(),
+                algorithms=["RS256"],
+                audience=self.audience,
+                issuer=self.issuer,
+            )
         except jwt.PyJWTError:
             return False
         return True
