@@ -9,7 +9,6 @@ left out of its page, fails this module.
 
 from __future__ import annotations
 
-import inspect
 import tomllib
 from pathlib import Path
 
@@ -54,7 +53,7 @@ def options() -> list[tuple[str, str, str, str]]:
     for kind, entries in pm.catalogue().items():
         for name, registration in entries.items():
             if registration.plugin in bundled:
-                for option in inspect.signature(registration.factory).parameters:
+                for option in registration.parameters() or {}:
                     found.append((registration.plugin, kind, name, option))
     return found
 
