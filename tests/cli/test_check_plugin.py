@@ -261,7 +261,7 @@ def test_broken_stores_fail_the_check_they_break(broken: PluginManager, name: st
     (check_executor, "submit_only", EXECUTOR_CHECKS, "lacks shutdown"),
     (check_store, "half_store", STORE_CHECKS, "lacks close, delete, list, load"),
     (check_backend, "half_device", BACKEND_CHECKS,
-     "lacks executor, max_circuits, max_shots, provenance, secret_options, target"),
+     "lacks max_circuits, max_shots, provenance, target"),
 ])
 def test_an_object_missing_part_of_its_protocol_fails_create_and_skips_the_rest(
     broken: PluginManager, check: Any, name: str, names: tuple[str, ...], lacks: str
