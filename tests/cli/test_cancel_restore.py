@@ -19,7 +19,10 @@ from qdispatch.testing import RegisteringPlugin, plugin_registered, x_circuit
 
 def test_cancel_an_unfinished_job_so_it_never_runs(qd: Any, stored: Any) -> None:
     completed = qd("cancel", stored.queued)
-    assert completed.stdout.strip() == "job queued-job cancelled; qdispatch will not run it again"
+    assert completed.stdout.strip() == (
+        "job queued-job marked CANCELLED in the store (it was QUEUED); qdispatch "
+        "will not run it again, but a process still running it is not stopped"
+    )
     assert json.loads(qd.main("job", stored.queued, "--json")[0])["status"] == "CANCELLED"
     out, err = qd.main("restore", stored.queued, "--json", expect=1)
     assert json.loads(out)["status"] == "CANCELLED"

@@ -1,9 +1,11 @@
 """What the ``qdispatch`` command and Jupyter show: tables, job details, progress, histograms.
 
 On a terminal, tables and progress bars come from rich, with colours; in a
-pipe or a file the output is plain aligned text without escape codes. rich
-and matplotlib are imported only by the functions that use them, so
-``import qdispatch`` stays light.
+pipe or a file the output is plain aligned text without escape codes. Every
+string shown passes through :func:`printable` first, so a tag, a circuit name
+or an error message (a remote service's included) can neither move the
+cursor nor forge a line. rich and matplotlib are imported only by the
+functions that use them, so ``import qdispatch`` stays light.
 """
 
 from __future__ import annotations
@@ -39,6 +41,30 @@ STATUS_STYLES = {
 """The colour of a status (or check outcome) in terminal tables."""
 
 
+_VISIBLE = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_CONTROLS = {
+    code: _VISIBLE.get(chr(code), f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    for code in (
+        *range(0x20),
+        *range(0x7F, 0xA0),
+        0x2028,
+        0x2029,
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    )
+}
+"""Control characters (C0, DEL, C1), Unicode line separators and bidi overrides, each made visible."""
+
+
+def printable(text: object) -> str:
+    """Return ``str(text)`` with every control character shown as an escape (``\\x1b``, ``\\n``).
+
+    Terminal escape sequences then print as text, and a newline inside a
+    value cannot start a new row of a table.
+    """
+    return str(text).translate(_CONTROLS)
+
+
 def is_terminal(stream: TextIO) -> bool:
     """Return whether ``stream`` is an interactive terminal (colours and bars go there only)."""
     try:
@@ -57,8 +83,8 @@ def _cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, list | tuple):
-        return ", ".join(map(str, value)) or "-"
-    return str(value)
+        return printable(", ".join(map(str, value))) or "-"
+    return printable(value)
 
 
 def print_table(
@@ -85,7 +111,7 @@ def print_table(
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=Text(printable(title)), title_justify="left")
     for column in columns:
         table.add_column(column, overflow="fold")
     for line in cells:
@@ -103,7 +129,7 @@ def print_details(data: Mapping[str, Any], stream: TextIO | None = None) -> None
     stream = stream if stream is not None else sys.stdout
     if not is_terminal(stream):
         for key, value in data.items():
-            print(f"{key}: {_cell(value)}", file=stream)
+            print(f"{printable(key)}: {_cell(value)}", file=stream)
         return
     from rich.table import Table
     from rich.text import Text
@@ -113,7 +139,9 @@ def print_details(data: Mapping[str, Any], stream: TextIO | None = None) -> None
     table.add_column(overflow="fold")
     for key, value in data.items():
         text = _cell(value)
-        table.add_row(key, Text(text, style=STATUS_STYLES.get(text, "") if key == "status" else ""))
+        table.add_row(
+            Text(printable(key)), Text(text, style=STATUS_STYLES.get(text, "") if key == "status" else "")
+        )
     _console(stream).print(table)
 
 
@@ -139,7 +167,11 @@ def follow_progress(
             state = (progress.finished_count, progress.total_count, status.name)
             if not last or last[-1] != state:
                 last.append(state)
-                print(f"progress: {state[0]}/{state[1]} circuits ({state[2]})", file=stream, flush=True)
+                print(
+                    f"progress: {state[0]}/{state[1]} circuits ({printable(state[2])})",
+                    file=stream,
+                    flush=True,
+                )
 
         try:
             job.wait_for_final_state(timeout=timeout, wait=0.1, callback=line)
@@ -157,14 +189,11 @@ def follow_progress(
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=_console(stream), transient=False) as bar:
-        task = bar.add_task(f"job {job.job_id()[:12]}", total=total)
+        task = bar.add_task(printable(f"job {job.job_id()[:12]}"), total=total)
 
         def update(_job_id: str, status: Any, current: Job) -> None:
-            bar.update(
-                task,
-                completed=current.progress().finished_count,
-                description=f"job {_job_id[:12]} {status.name}",
-            )
+            description = printable(f"job {_job_id[:12]} {status.name}")
+            bar.update(task, completed=current.progress().finished_count, description=description)
 
         try:
             job.wait_for_final_state(timeout=timeout, wait=0.1, callback=update)

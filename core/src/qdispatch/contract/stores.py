@@ -85,6 +85,8 @@ class _StoreChecks:
         self.saved: dict[str, JobRecord] = {}
         self.base = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
         self.prefix = f"contract-{uuid.uuid4().hex[:8]}"
+        self.extra: set[str] = {f"{self.prefix}-never-saved"}
+        """Ids the checks may have written besides :attr:`saved` (removed at the end, if there)."""
 
     def record(
         self,
@@ -141,6 +143,16 @@ class _StoreChecks:
         from qdispatch.protocols import Store
 
         self.store = create_checked(self.pm, "store", self.name, self.options, Store)
+        held = self.store.list(limit=1)
+        if held:
+            store, self.store = self.store, None
+            store.close()
+            raise Failure(
+                f"the store already holds jobs ({held[0].job_id!r}, ...); the checks list every job and "
+                "write "
+                "their own, so they run only on an empty store: give an empty path, or none for a "
+                "temporary one"
+            )
         return f"factory returned {type(self.store).__name__}"
 
     def check_save_load(self) -> str:
@@ -328,6 +340,7 @@ class _StoreChecks:
         kwargs = {"executor": "thread", "store": self.name, "store_options": self.options}
         with _provider(pm, **kwargs) as provider:
             job = provider.get_backend(PROBE_BACKEND).run(probe_circuits(0, 3), shots=SHOTS)
+            self.extra.add(job.job_id())
             counts = job.result(self.timeout).get_counts()
             job.persist()
         with _provider(pm, **kwargs) as provider:
@@ -343,9 +356,14 @@ class _StoreChecks:
             raise Failure("Job.restore(remove_from_store=True) left the job in the store")
 
     def close(self) -> None:
-        if self.store is not None:
+        """Delete every record the checks wrote (the store may be a real one), then close it."""
+        if self.store is None:
+            return
+        for job_id in sorted({*self.saved, *self.extra}):
             with suppress(Exception):
-                self.store.close()
+                self.store.delete(job_id)
+        with suppress(Exception):
+            self.store.close()
 
 
 def check_store(
@@ -371,7 +389,8 @@ def check_store(
     :param name: the registered store name.
     :param options: options for its factory; when they give no ``path`` and
         the factory takes one, a fresh temporary path is used. The store must
-        start empty.
+        start empty (``create`` fails on one that holds jobs), and every record
+        the checks wrote is deleted at the end.
     :param timeout: seconds the round trip's job may take.
     :param plugin_manager: where to look ``name`` up (default: the shared one).
     """
