@@ -339,7 +339,7 @@ def _probe_record(job_id: str, backend: str, executor: str) -> JobRecord:
 
 
 def _keeps_running(job: Job) -> bool:
-    """Whether ``job`` runs on a remote service a later process can resume (so stopping need not cancel it)."""
+    """Whether ``job`` runs on a remote service a later process can resume (stopping need not cancel it)."""
     from qdispatch.capabilities import resumable
 
     return resumable(job.executor()) is not None and job.to_record().remote
