@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import gc
 import time
 import weakref
-from collections.abc import Callable, Iterator
 
 import pytest
 from qiskit import QuantumCircuit, transpile
@@ -23,24 +21,7 @@ from qdispatch import (
     Progress,
     Provider,
 )
-from qdispatch.testing import bell, seed_circuit, x_circuit
-
-
-@contextlib.contextmanager
-def backend_registered(plugin_manager: object, name: str, factory: Callable[[], object]) -> Iterator[None]:
-    """Register a one-backend test plugin for the duration of the block."""
-    from qdispatch import hookimpl
-
-    class Plugin:
-        @hookimpl
-        def register_backends(self, register: object) -> None:
-            register(name, factory)  # type: ignore[operator]
-
-    plugin_manager.register(Plugin(), name=name)  # type: ignore[attr-defined]
-    try:
-        yield
-    finally:
-        plugin_manager.unregister(name=name)  # type: ignore[attr-defined]
+from qdispatch.testing import backend_registered, bell, seed_circuit, x_circuit
 
 
 def slow_circuit(qubits: int = 18, depth: int = 30) -> QuantumCircuit:

@@ -63,9 +63,10 @@ def test_device_and_oversized_configuration_files_are_refused(
 def test_missing_configuration_file_named_explicitly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigurationError, match="does not exist"):
         load_settings(tmp_path / "nope.toml")
-    monkeypatch.setenv("QDISPATCH_CONFIG", str(tmp_path / "no-such-dir" / "config.toml"))
-    with pytest.raises(ConfigurationError, match="named by QDISPATCH_CONFIG does not exist"):
-        load_settings()
+    for missing in (tmp_path / "no-such-dir" / "config.toml", tmp_path / "config.toml"):
+        monkeypatch.setenv("QDISPATCH_CONFIG", str(missing))
+        with pytest.raises(ConfigurationError, match="named by QDISPATCH_CONFIG does not exist; create it"):
+            load_settings()
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,16 @@ class _Signals:
 
     @contextmanager
     def held(self) -> Iterator[None]:
-        """Hold signals back (they are remembered) while a job is being submitted or stored."""
+        """Hold signals back (they are remembered) while the main thread submits or stores a job.
+
+        Only the main thread holds them: a signal interrupts only the main
+        thread, so another thread storing a job (a task reporting its remote
+        id) needs no protection, and must not make a signal wait for a check
+        that may never come.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
         self.held_by += 1
         try:
             yield

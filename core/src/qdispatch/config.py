@@ -145,8 +145,8 @@ def read_config_file(path: Path, *, required: bool = False, named_by_env: bool =
 
     Only a regular file of at most :data:`MAX_CONFIG_BYTES` is read (a FIFO
     never hangs the caller). A missing file is empty, but an error if
-    ``required`` (the caller named it) or if ``named_by_env``
-    (``QDISPATCH_CONFIG`` named it) and its directory is missing too.
+    ``required`` (the caller named it) or ``named_by_env`` (``QDISPATCH_CONFIG``
+    named it): a file named on purpose that is not there is a mistake.
     """
     try:
         raw = read_regular_file(path, MAX_CONFIG_BYTES)
@@ -156,10 +156,10 @@ def read_config_file(path: Path, *, required: bool = False, named_by_env: bool =
                 f"configuration file {path} does not exist; it was named explicitly: "
                 f"create it, or name another file"
             ) from None
-        if named_by_env and not path.parent.is_dir():
+        if named_by_env:
             raise ConfigurationError(
-                f"configuration file {path} named by {CONFIG_ENV} does not exist, nor does its directory; "
-                f"fix {CONFIG_ENV}, or unset it to use the default location"
+                f"configuration file {path} named by {CONFIG_ENV} does not exist; create it (it may be "
+                f"empty), fix {CONFIG_ENV}, or unset it to use the default location"
             ) from None
         return {}
     except UnreadableFileError as exc:

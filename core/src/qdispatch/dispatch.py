@@ -40,6 +40,7 @@ class HookDispatcher:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._stuck: tuple[str, str, float] | None = None
 
     def send(self, job: Any, events: Sequence[Event], after: Callable[[], None] | None = None) -> None:
         """Queue ``events`` of ``job`` for delivery; then call ``after`` (on the hook thread)."""
@@ -56,12 +57,32 @@ class HookDispatcher:
         return self._thread is not None and threading.get_ident() == self._thread.ident
 
     def flush(self, timeout: float = HOOK_GRACE_SECONDS) -> bool:
-        """Wait until everything sent so far was delivered; False if ``timeout`` passed first."""
+        """Wait until everything sent so far was delivered; False if ``timeout`` passed first.
+
+        Once a wait has timed out on a hook call, later waits return False at
+        once for as long as that same call is still running: a blocked plugin
+        costs one grace period, not one per wait.
+        """
         if self._thread is None or self._closed or self.on_hook_thread():
             return True
+        if self.is_stuck():
+            return False
         marker = threading.Event()
         self._queue.put(marker)
-        return marker.wait(timeout)
+        if marker.wait(timeout):
+            return True
+        self._note_stuck()
+        return False
+
+    def is_stuck(self) -> bool:
+        """Whether a wait already timed out on the hook call that is still running now."""
+        stuck = self._stuck
+        thread = self._thread
+        return stuck is not None and thread is not None and running_hook(thread.ident) == stuck
+
+    def _note_stuck(self) -> None:
+        thread = self._thread
+        self._stuck = running_hook(thread.ident) if thread is not None else None
 
     def close(self, timeout: float = HOOK_GRACE_SECONDS) -> None:
         """Deliver what is queued (waiting at most ``timeout``), then stop the hook thread.
@@ -79,7 +100,7 @@ class HookDispatcher:
         self._queue.put(None)
         if threading.get_ident() == thread.ident:
             return
-        thread.join(timeout)
+        thread.join(0 if self.is_stuck() else timeout)
         if thread.is_alive():
             running = running_hook(thread.ident)
             who = (

@@ -91,12 +91,8 @@ class Job(JobV1):
 
     def _on_events(self, events: list[Event]) -> None:
         """Pass the lifecycle's events on to the hooks (``job_finished`` last opens the result gate)."""
-        hooks = [e for e in events if e[0] != "task_state"]
-        finished = any(name == "job_finished" for name, _ in hooks)
-        if hooks:
-            self._hooks.send(self, hooks, self._open_gate if finished else None)
-        if self._state_listener is not None and len(hooks) != len(events):
-            self._state_listener(self)
+        finished = any(name == "job_finished" for name, _ in events)
+        self._hooks.send(self, events, self._open_gate if finished else None)
 
     def _open_gate(self) -> None:
         if not self._announced:
@@ -106,9 +102,11 @@ class Job(JobV1):
     def on_task_state(self, listener: Callable[[Job], None] | None) -> None:
         """Call ``listener(job)`` whenever a task reports executor state (a remote job id).
 
-        The CLI uses it to store a remote job's id as soon as the service gave it.
+        It is called on the thread that reported, outside the job's lock. The
+        CLI uses it to store a remote job's id as soon as the service gave it.
         """
         self._state_listener = listener
+        self._life.on_state = None if listener is None else (lambda _index: listener(self))
 
     # -- submission (the provider calls these) ---------------------------------------------
 
@@ -262,10 +260,11 @@ class Job(JobV1):
             if self._life.final is not None:
                 now = time.monotonic()
                 self._final_seen = self._final_seen or now
-                if now - self._final_seen >= HOOK_GRACE_SECONDS or (
-                    remaining is not None and remaining <= step
-                ):
+                if now - self._final_seen >= HOOK_GRACE_SECONDS:
+                    self._hooks.flush(0)  # note the blocked plugin: later waits need not wait for it again
                     return True  # the job has finished; only a slow plugin is still running
+                if self._hooks.is_stuck() or (remaining is not None and remaining <= step):
+                    return True
             elif remaining is not None and remaining <= step:
                 return False
 

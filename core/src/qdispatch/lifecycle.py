@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from qdispatch.circuits import CircuitBatch
 
 Event = tuple[str, dict[str, Any]]
-"""One change: a hook name (``job_status_changed``, ...) or ``task_state``, and its arguments."""
+"""One change: a lifecycle hook's name (``job_status_changed``, ...) and its arguments."""
 
 EventSink = Callable[[list[Event]], None]
 """Receives the events of one change, in order; called with the machine's lock held."""
@@ -104,6 +104,8 @@ class JobLifecycle:
         self.result: Result | None = None
         self.error_message: str | None = None
         self._emit = emit
+        self.on_state: Callable[[int], None] | None = None
+        """Called with a task's index after it reported executor state, outside the lock."""
         self._lock = threading.RLock()
         self._status = JobStatus.INITIALIZING
         self._final: JobStatus | None = None
@@ -210,11 +212,12 @@ class JobLifecycle:
             elif kind == "state":
                 index, state = payload
                 self.chunks[index].state = dict(state)
-                events.append(("task_state", {"index": index}))
             if not self._holding:
                 self._advance(events)
             if events:
                 self._send(events)
+        if kind == "state" and self.on_state is not None:
+            self.on_state(payload[0])  # outside the lock: the listener may write to a store
 
     def cancel(self, stop: Callable[[concurrent.futures.Future[Result]], bool] | None) -> bool:
         """Try to stop the job; return True only if nothing more of it will run.
@@ -286,6 +289,7 @@ class JobLifecycle:
         self._emit(events)
         if self._final is not None:
             self._emit = _drop
+            self.on_state = None
 
     def _mark_started(self, chunk: _Chunk) -> None:
         if not chunk.started:

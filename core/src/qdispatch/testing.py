@@ -134,6 +134,7 @@ def qdispatch_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     home.mkdir()
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    (home / "config.toml").touch()
     monkeypatch.setenv("QDISPATCH_CONFIG", str(home / "config.toml"))
     for name in ISOLATED_VARIABLES:
         monkeypatch.delenv(name, raising=False)

@@ -52,8 +52,7 @@ def validate_circuits(run_input: Any, target: Target, backend_name: str) -> list
                 "circuit.assign_parameters(...) first"
             )
         # count_ops() reads the names in Rust; iterating circuit.data builds a Python
-        # object per instruction (about 0.7 ms for a small 5-qubit circuit, half of
-        # what Aer takes to simulate it).
+        # object per instruction (measured in docs/performance.md).
         # Look up the few names the circuit uses; a set difference would walk
         # every operation of the target, for every circuit.
         unsupported = [n for n in circuit.count_ops() if n not in supported and n not in ALWAYS_SUPPORTED]

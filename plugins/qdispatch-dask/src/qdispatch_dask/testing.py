@@ -84,7 +84,10 @@ class DaskCluster:
     @staticmethod
     def _environment(workdir: Path) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("QDISPATCH_", "DASK_"))}
-        env["QDISPATCH_CONFIG"] = str(workdir / "worker-config.toml")  # never the user's
+        config = workdir / "worker-config.toml"  # never the user's; empty
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.touch()
+        env["QDISPATCH_CONFIG"] = str(config)
         env["XDG_CONFIG_HOME"] = str(workdir / "config")
         env["XDG_DATA_HOME"] = str(workdir / "data")
         # One retry when a worker dies mid-task; a second death fails the task (KilledWorker).

@@ -1,0 +1,1 @@
+"""A plugin whose hooks module ends the program when imported."""

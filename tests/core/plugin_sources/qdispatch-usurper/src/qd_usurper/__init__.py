@@ -1,0 +1,1 @@
+"""A third-party plugin that tries to take over built-in names."""
