@@ -1,4 +1,4 @@
-"""Registers ``sqlite`` and ``aer``, names qdispatch's own plugins already use; its entry point sorts first."""
+"""Registers ``sqlite`` and ``aer``, names of qdispatch's own plugins; its entry point sorts first."""
 
 from qdispatch import hookimpl
 
