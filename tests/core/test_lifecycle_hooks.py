@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+import attrs
 import pytest
 from qiskit import QuantumCircuit
+from qiskit.providers import JobStatus
 
 from qdispatch import Job, Provider, hookimpl
+from qdispatch.contract import ProbeDevice, probe_circuits
 from qdispatch.plugins import PluginManager
-from qdispatch.testing import HookRecorder, bell, seed_circuit
+from qdispatch.testing import HookRecorder, backend_registered, bell, seed_circuit
 
 
 def test_hooks_fire_in_order_for_a_done_job(provider: Provider, hook_recorder: HookRecorder) -> None:
@@ -116,3 +120,49 @@ def test_a_plugin_registered_later_hears_later_jobs_and_stops_when_unregistered(
     assert late.names(heard.job_id())[0] == "job_created"
     assert late.names(heard.job_id())[-1] == "job_finished"
     assert late.names(unheard.job_id()) == []
+
+
+def test_reads_never_fire_hooks_or_write_to_the_store(
+    qdispatch_home: Any,
+    plugin_manager: PluginManager,
+    hook_recorder: HookRecorder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """status(), progress(), error_message, repr and in_final_state() only read, queued or finished."""
+    monkeypatch.setenv("QDISPATCH_AUTOSAVE", "true")
+    opened = threading.Event()
+
+    class Gate(ProbeDevice):
+        name = "gate"
+
+        def run_circuits(self, circuits: Any, shots: int, run_options: Any) -> Any:
+            opened.wait(60)
+            return super().run_circuits(circuits, shots, run_options)
+
+    def read_twenty_times(job: Job) -> None:
+        for _ in range(20):
+            job.status(), job.progress(), job.error_message, repr(job), job.in_final_state()
+
+    def stored(provider: Provider, job: Job) -> tuple[Any, Any]:
+        record = provider.store.load(job.job_id())
+        return attrs.evolve(record, result=None), record.result.to_dict() if record.result else None
+
+    with (
+        backend_registered(plugin_manager, "gate", Gate),
+        Provider(executor_options={"max_workers": 1}) as provider,
+    ):
+        blocker = provider.get_backend("gate").run(probe_circuits(0, 1), shots=10)
+        queued = provider.get_backend("aer").run(seed_circuit(), shots=10)  # waits for the one worker
+        for finished in (False, True):
+            if finished:
+                opened.set()
+                queued.result(timeout=60)
+            provider._hooks.flush()
+            heard = hook_recorder.names(queued.job_id())
+            before = stored(provider, queued)
+            read_twenty_times(queued)
+            provider._hooks.flush()
+            assert hook_recorder.names(queued.job_id()) == heard
+            assert stored(provider, queued) == before
+            assert queued.status() is (JobStatus.DONE if finished else JobStatus.QUEUED)
+        blocker.result(timeout=60)

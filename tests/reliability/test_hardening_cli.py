@@ -34,7 +34,22 @@ ROOT_DIR = Path(__file__).resolve().parents[2]
 BELL = ROOT_DIR / "examples" / "bell.qasm"
 HELPERS = Path(__file__).parent / "helpers"
 NOBODY = 65534
-SLOW = ("--backend", "aer_noisy", "--shots", "10000000")  # one task that holds the interpreter lock ~20 s
+SLOW = ("--backend", "aer_noisy", "--shots", "10000000")
+"""With :func:`slow_qasm`: one task that holds the interpreter lock for minutes."""
+
+
+@pytest.fixture(scope="module")
+def slow_qasm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A noisy 6-qubit circuit 40 layers deep: 10 million shots take far longer than any test waits."""
+    lines = ["OPENQASM 2.0;", 'include "qelib1.inc";', "qreg q[6];", "creg c[6];"]
+    for _ in range(40):
+        lines += [f"h q[{k}];" for k in range(6)] + [f"cx q[{k}],q[{k + 1}];" for k in range(5)]
+    lines.append("measure q -> c;")
+    path = tmp_path_factory.mktemp("slow") / "slow.qasm"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 HOSTILE = "\x1b[2J\x1b]0;owned\x07"
 
 
@@ -221,10 +236,10 @@ def test_control_characters_are_escaped_on_a_terminal(
     [(signal.SIGINT, "thread"), (signal.SIGTERM, "thread"), (signal.SIGHUP, "process")],
 )
 def test_a_signal_cancels_a_local_job_stores_it_and_exits_promptly(
-    qdispatch_home: Path, signum: int, executor: str, faults: Any
+    qdispatch_home: Path, signum: int, executor: str, slow_qasm: Path, faults: Any
 ) -> None:
     job_id = f"stopped-{signum}"
-    process = start("run", BELL, *SLOW, "--executor", executor, "--job-id", job_id)
+    process = start("run", slow_qasm, *SLOW, "--executor", executor, "--job-id", job_id)
     wait_for(lambda: load(job_id))  # stored as soon as submitted
     time.sleep(1.0)  # the task runs (and, on the thread executor, holds the interpreter lock)
     sent = time.monotonic()
@@ -518,9 +533,11 @@ def test_timeout_values(qdispatch_home: Path, faults: Any) -> None:
     )
 
 
-def test_timeout_bounds_the_wall_time_on_the_thread_executor(qdispatch_home: Path, faults: Any) -> None:
+def test_timeout_bounds_the_wall_time_on_the_thread_executor(
+    qdispatch_home: Path, slow_qasm: Path, faults: Any
+) -> None:
     began = time.monotonic()
-    done = qd("run", BELL, *SLOW, "--timeout", "3", "--job-id", "slow", expect=1)
+    done = qd("run", slow_qasm, *SLOW, "--timeout", "3", "--job-id", "slow", expect=1)
     elapsed = time.monotonic() - began
     assert elapsed < 16, elapsed
     assert errors(done.stderr)[-1].startswith("error: job slow did not finish within 3 s; it ended CANCELLED")

@@ -499,9 +499,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         _check_writable(store, _probe_record(job_id, backend.name, backend.executor_name))
         with _SIGNALS.held():
             _SIGNALS.tell(b"r" if resumable(provider.executor(backend.executor_name)) else b"s")
-            job = backend.run(transpiled, shots=args.shots, tags=args.tag or None, **options)
+            job = provider.prepare(backend, transpiled, shots=args.shots, tags=args.tag or None, **options)
             keeper = _Keeper(job, store)
-            keeper.start()
+            keeper.start()  # stored before any task runs: a task may hold the interpreter lock at once
+            job.submit()
+            keeper.update(job)
         if not args.json:
             print(
                 printable(f"job {job.job_id()} submitted to {backend.name} on {job.executor_name}"),

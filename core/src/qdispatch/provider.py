@@ -188,6 +188,17 @@ class Provider:
             and run options passed on to the device.
         :raises InvalidInputError: naming what is wrong.
         """
+        job = self.prepare(backend, run_input, **options)
+        job.submit()
+        return job
+
+    def prepare(self, backend: Backend, run_input: Any, **options: Any) -> Job:
+        """Validate as :meth:`submit` does and return the job, not yet submitted (``job.submit()`` does).
+
+        Lets a caller store the job, or listen to it, before any task runs: a
+        simulator that holds the interpreter lock from its first moment cannot
+        then delay the record.
+        """
         device = backend.device
         circuits = validate_circuits(run_input, backend.target, backend.name)
         shots = validate_shots(options.pop("shots", backend.options.shots), device.max_shots, backend.name)
@@ -202,9 +213,7 @@ class Provider:
         checker = circuit_checker(device)
         if checker is not None:
             checker.check_circuits(circuits, shots, run_options)
-        job = self._new_job(backend, circuits, shots, run_options, tags, per_task, job_id)
-        job.submit()
-        return job
+        return self._new_job(backend, circuits, shots, run_options, tags, per_task, job_id)
 
     def _refuse_taken_id(self, job_id: str) -> None:
         """Refuse a job id the store already holds: a new job must never replace a stored one."""
