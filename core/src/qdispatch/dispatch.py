@@ -19,6 +19,7 @@ from qdispatch.plugins import running_hook
 
 if TYPE_CHECKING:
     from qdispatch.lifecycle import Event
+    from qdispatch.plugins import PluginManager
 
 HOOK_GRACE_SECONDS = 10.0
 """How long a caller waits for lifecycle hooks that are slow: ``result()`` after the job
@@ -30,20 +31,48 @@ Delivery = tuple[Any, Sequence["Event"], "Callable[[], None] | None"]
 class HookDispatcher:
     """Calls lifecycle hooks through ``pm.hook`` on one thread, in the order they were sent.
 
-    :param hook: the plugin manager's hook relay (``pm.hook``), so that pluggy's
+    :param pm: the plugin manager, whose ``pm.hook`` is called, so that pluggy's
         ordering, wrappers and hook-call monitoring all apply.
+    :param idle: plugins that do nothing for this provider's jobs (``autosave``
+        when it is off). Events that only such plugins would hear, while no one
+        monitors hook calls, are not queued at all: a job then costs no
+        hand-over to the hook thread.
     """
 
-    def __init__(self, hook: Any) -> None:
-        self._hook = hook
+    def __init__(self, pm: PluginManager, idle: frozenset[str] = frozenset()) -> None:
+        self._pm = pm
+        self._hook = pm.hook
+        self._idle = idle
+        self._heard: dict[str, bool] = {}
+        self._generation = -1
         self._queue: queue.SimpleQueue[Delivery | threading.Event | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
         self._stuck: tuple[str, str, float] | None = None
 
+    def heard(self, hook_name: str) -> bool:
+        """Whether calling ``hook_name`` would reach a plugin that is not idle, or a monitor."""
+        pm = self._pm
+        if pm.monitored:
+            return True
+        if self._generation != pm.generation:
+            self._heard, self._generation = {}, pm.generation
+        known = self._heard.get(hook_name)
+        if known is None:
+            known = self._heard[hook_name] = bool(pm.implementers(hook_name) - self._idle)
+        return known
+
     def send(self, job: Any, events: Sequence[Event], after: Callable[[], None] | None = None) -> None:
-        """Queue ``events`` of ``job`` for delivery; then call ``after`` (on the hook thread)."""
+        """Queue ``events`` of ``job`` for delivery; then call ``after`` (on the hook thread).
+
+        If no event would be heard (see :meth:`heard`) and nothing is queued,
+        ``after`` is called at once instead.
+        """
+        if self._thread is None and not any(self.heard(name) for name, _ in events):
+            if after is not None:
+                after()
+            return
         if self._closed:  # the provider is closed: there is nobody left to tell
             if after is not None:
                 after()

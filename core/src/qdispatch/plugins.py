@@ -213,6 +213,9 @@ class PluginManager(pluggy.PluginManager):
         self.entry_points: dict[str, EntryPoint] = {}
         self._catalogue: dict[Kind, dict[str, Registration]] | None = None
         self._devices: dict[tuple[str, str], Any] = {}
+        self.generation = 0
+        """Counts registrations and unregistrations, so callers can cache what depends on them."""
+        self._plain_hookexec = self._inner_hookexec
         self.clashes: list[str] = []
         """Names a plugin registered that another one (a built-in, or the first) kept."""
         self._lock = threading.Lock()
@@ -284,6 +287,21 @@ class PluginManager(pluggy.PluginManager):
     def _forget(self) -> None:
         self._catalogue = None
         self._devices = {}
+        self.generation += 1
+
+    @property
+    def monitored(self) -> bool:
+        """Whether hook calls are being monitored or traced (``add_hookcall_monitoring``)."""
+        return self._inner_hookexec is not self._plain_hookexec
+
+    def implementers(self, hook_name: str) -> frozenset[str]:
+        """Return the names of the plugins implementing ``hook_name``."""
+        caller = getattr(self.hook, hook_name, None)
+        return (
+            frozenset(impl.plugin_name for impl in caller.get_hookimpls())
+            if caller is not None
+            else frozenset()
+        )
 
     def catalogue(self) -> dict[Kind, dict[str, Registration]]:
         """Return every registered backend, executor and store, by kind and name."""

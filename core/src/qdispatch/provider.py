@@ -93,7 +93,9 @@ class Provider:
         self._executors: dict[str, Executor] = {}
         self._store: Store | None = None
         self._lock = threading.Lock()
-        self._hooks = HookDispatcher(self.plugin_manager.hook)
+        self._hooks = HookDispatcher(
+            self.plugin_manager, idle=frozenset() if self.settings.autosave else frozenset({"autosave"})
+        )
         self._warn_unknown_plugin_names()
 
     def _warn_unknown_plugin_names(self) -> None:
