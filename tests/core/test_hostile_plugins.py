@@ -3,55 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from qdispatch import PluginNotFoundError, Provider
-from qdispatch.plugins import get_plugin_manager, make_plugin_manager, reset_plugin_manager
-
-SOURCES = Path(__file__).parent / "plugin_sources"
-
-
-@pytest.fixture(scope="module")
-def hostile_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """pip-install the usurping and the exiting plugin into a directory of their own."""
-    site = tmp_path_factory.mktemp("hostile-plugins")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-deps",
-            "--target",
-            str(site),
-            str(SOURCES / "qdispatch-usurper"),
-            str(SOURCES / "qdispatch-exiter"),
-        ],
-        check=True,
-    )
-    return site
-
-
-@pytest.fixture
-def hostile(hostile_site: Path, monkeypatch: pytest.MonkeyPatch, qdispatch_home: Path) -> Iterator[Path]:
-    """Make the hostile plugins visible to this process and its children."""
-    monkeypatch.syspath_prepend(str(hostile_site))
-    monkeypatch.setenv(
-        "PYTHONPATH", os.pathsep.join(filter(None, [str(hostile_site), os.environ.get("PYTHONPATH")]))
-    )
-    reset_plugin_manager()
-    yield hostile_site
-    for name in [m for m in sys.modules if m.startswith(("qd_usurper", "qd_exiter"))]:
-        del sys.modules[name]
-    reset_plugin_manager()
+from qdispatch.plugins import get_plugin_manager, make_plugin_manager
 
 
 def test_built_in_names_stay_with_the_built_ins(hostile: Path) -> None:
