@@ -913,12 +913,6 @@ def _supervise(args: argparse.Namespace) -> int | None:
 
 def _after_kill(args: argparse.Namespace, signum: int | None) -> int:
     """Store the job of a child killed while a task held it: CANCELLED if local, as it is if remote."""
-    import attrs
-    from qiskit.providers import JobStatus
-
-    from qdispatch.capabilities import guarded_save
-    from qdispatch.records import utcnow
-
     why = f"{signal.Signals(signum).name}: " if signum is not None else ""
     code = 128 + signum if signum is not None else 1
     job_id = args.job_id
@@ -945,17 +939,12 @@ def _after_kill(args: argparse.Namespace, signum: int | None) -> int:
         left = ""
         if not record.finished:
             left = "; a task still running was abandoned"
-            cancelled = attrs.evolve(record, status=JobStatus.CANCELLED, finished_at=utcnow(), result=None)
-            save = guarded_save(store)
             try:
-                if save is not None:
-                    save(cancelled, expected_status=record.status)
-                else:
-                    store.save(cancelled)
+                provider.cancel(job_id)  # compare-and-set: a job that finished meanwhile stays as it is
             except QDispatchError as exc:
                 _error(f"{why}job {job_id} was stopped but could not be stored as CANCELLED: {exc}")
                 return code
-            record = cancelled
+            record = store.load(job_id)
     data = _record_data(record)
     if args.json:
         _print_json(data)

@@ -143,12 +143,6 @@ class HookDispatcher:
                 stacklevel=3,
             )
 
-    def blocking_plugin(self) -> str | None:
-        """Return the plugin the hook thread is in right now, if any."""
-        thread = self._thread
-        running = running_hook(thread.ident) if thread is not None else None
-        return running[0] if running is not None else None
-
     def _start(self) -> None:
         with self._lock:
             if self._thread is None:

@@ -73,7 +73,6 @@ class Job(JobV1):
         self._provider = provider
         self._hooks = hooks
         self._tags = tuple(tags)
-        self._state_listener: Callable[[Job], None] | None = None
         # Held until the job_finished hooks have run: result() waits on it (a
         # plain lock costs a fraction of a threading.Event, made for every job).
         self._announced = False
@@ -105,7 +104,6 @@ class Job(JobV1):
         It is called on the thread that reported, outside the job's lock. The
         CLI uses it to store a remote job's id as soon as the service gave it.
         """
-        self._state_listener = listener
         self._life.on_state = None if listener is None else (lambda _index: listener(self))
 
     # -- submission (the provider calls these) ---------------------------------------------

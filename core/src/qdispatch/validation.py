@@ -134,11 +134,6 @@ def positive_number(name: str, value: Any, *, owner: str | None = None, allow_ze
     return number
 
 
-def validate_positive_int(name: str, value: Any) -> int:
-    """Return ``value`` if it is a whole number of at least 1 (not a bool), else raise naming ``name``."""
-    return positive_int(name, value)
-
-
 def validate_run_options(options: Any) -> dict[str, Any]:
     """Return run options as a dict if every value is plain, storable data; else raise.
 
