@@ -13,8 +13,10 @@ import os
 import platform
 import shutil
 import sys
+import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -161,6 +163,38 @@ class Tools:
     def helper(name: str, *args: object) -> list[str]:
         """Return the command running ``helpers/<name>`` with this interpreter."""
         return [sys.executable, str(HELPERS / name), *map(str, args)]
+
+    @staticmethod
+    def call_with_deadline(action: Callable[[], Any], seconds: float = 20.0, what: str = "it") -> Any:
+        """Run ``action`` in a thread; fail (instead of hanging the suite) if it does not return in time."""
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["value"] = action()
+            except BaseException as exc:
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        thread.join(seconds)
+        if thread.is_alive():
+            pytest.fail(f"{what} still blocked after {seconds} s")
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome.get("value")
+
+
+@pytest.fixture
+def shared_tmp() -> Iterator[Path]:
+    """A directory outside pytest's private tree, so another user can be given parts of it."""
+    path = Path(tempfile.mkdtemp(prefix="qdispatch-shared-"))
+    os.chmod(path, 0o755)
+    yield path
+    for root, dirs, _files in os.walk(path):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o700)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -379,18 +378,6 @@ def test_a_result_that_cannot_be_stored_is_still_printed(
         1,
         "counts printed, then one error line naming the file-size limit; exit 1",
     )
-
-
-@pytest.fixture
-def shared_tmp() -> Iterator[Path]:
-    """A directory outside pytest's private tree, so another user can be given parts of it."""
-    path = Path(tempfile.mkdtemp(prefix="qdispatch-cli-"))
-    os.chmod(path, 0o755)
-    yield path
-    for root, dirs, _files in os.walk(path):
-        for name in dirs:
-            os.chmod(os.path.join(root, name), 0o700)
-    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "file"])

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import threading
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,48 +13,28 @@ from qdispatch import ConfigurationError, Provider, load_settings
 from qdispatch.config import MAX_CONFIG_BYTES, Settings, unknown_plugin_names
 
 
-def load_within(seconds: float, **kwargs: object) -> object:
-    """Call ``load_settings`` in a thread; fail instead of hanging if it blocks."""
-    outcome: dict[str, object] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = load_settings(**kwargs)  # type: ignore[arg-type]
-        except BaseException as exc:
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        pytest.fail(f"load_settings still blocked after {seconds} s")
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome["value"]
-
-
 def test_fifo_as_configuration_file_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, faults
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tools: Any, faults
 ) -> None:
     fifo = tmp_path / "config.toml"
     os.mkfifo(fifo)
     monkeypatch.setenv("QDISPATCH_CONFIG", str(fifo))
     with pytest.raises(ConfigurationError, match="is a FIFO"):
-        load_within(20)
+        tools.call_with_deadline(load_settings, 20, "load_settings")
     faults.record("config", "QDISPATCH_CONFIG naming a FIFO", 1, "ConfigurationError at once, no hang")
 
 
 def test_device_and_oversized_configuration_files_are_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, faults
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tools: Any, faults
 ) -> None:
     monkeypatch.setenv("QDISPATCH_CONFIG", "/dev/zero")
     with pytest.raises(ConfigurationError, match="is a device"):
-        load_within(20)
+        tools.call_with_deadline(load_settings, 20, "load_settings")
     big = tmp_path / "big.toml"
     big.write_text("# padding\n" * (MAX_CONFIG_BYTES // 10 + 1))
     monkeypatch.setenv("QDISPATCH_CONFIG", str(big))
     with pytest.raises(ConfigurationError, match="more than the limit"):
-        load_within(20)
+        tools.call_with_deadline(load_settings, 20, "load_settings")
     faults.record(
         "config", "QDISPATCH_CONFIG naming /dev/zero, then a file over 1 MiB", 2, "ConfigurationError"
     )

@@ -5,16 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import sqlite3
 import stat
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -40,18 +37,6 @@ def open_store(kind: str, directory: Path) -> Any:
 
 def job_file(store: FileStore, job_id: str) -> Path:
     return store.path / f"{job_id}.json"
-
-
-@pytest.fixture
-def shared_tmp() -> Iterator[Path]:
-    """A directory outside pytest's private tree, so another user can be given parts of it."""
-    path = Path(tempfile.mkdtemp(prefix="qdispatch-hardening-"))
-    os.chmod(path, 0o755)
-    yield path
-    for root, dirs, _files in os.walk(path):
-        for name in dirs:
-            os.chmod(os.path.join(root, name), 0o700)
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def run_action(
@@ -207,41 +192,21 @@ def test_sqlite_timeout_must_be_finite_and_positive(timeout: float, tmp_path: Pa
 # -- 6: special files -------------------------------------------------------------------------------------
 
 
-def call_with_deadline(action: Any, seconds: float = 20.0) -> Any:
-    """Run ``action`` in a thread; fail (instead of hanging the suite) if it does not return in time."""
-    outcome: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = action()
-        except BaseException as exc:
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        pytest.fail(f"still blocked after {seconds} s")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
-
-
 def test_fifo_and_device_records_are_skipped_and_refused(
-    tmp_path: Path, done_record: JobRecord, faults
+    tmp_path: Path, done_record: JobRecord, tools: Any, faults
 ) -> None:
     store = FileStore(tmp_path / "jobs")
     store.save(done_record)
     os.mkfifo(store.path / "pipe-1.json")
     (store.path / "zero-1.json").symlink_to("/dev/zero")
     with pytest.warns(RuntimeWarning) as caught:
-        listed = call_with_deadline(store.list)
+        listed = tools.call_with_deadline(store.list)
     assert [s.job_id for s in listed] == [done_record.job_id]
     messages = " | ".join(str(w.message) for w in caught)
     assert "pipe-1.json is a FIFO" in messages and "zero-1.json is a device" in messages
     for job_id, kind in (("pipe-1", "FIFO"), ("zero-1", "device")):
         with pytest.raises(JobCorruptError, match=f"{job_id}.json is a {kind}"):
-            call_with_deadline(lambda j=job_id: store.load(j))
+            tools.call_with_deadline(lambda j=job_id: store.load(j))
     faults.record(
         "stores",
         "FIFO and symlink to /dev/zero named *.json in the file store",
